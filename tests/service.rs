@@ -1,0 +1,223 @@
+//! The ping service itself, without Docker: the built binary, run as a process.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin;
+
+/// A running `ping` on a free port, killed on drop.
+struct Service {
+    child: Child,
+    port: u16,
+}
+
+impl Service {
+    fn start() -> Service {
+        let port = free_port();
+        let child = Command::new(cargo_bin("ping"))
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the ping binary");
+        let service = Service { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "ping did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        service
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status();
+        assert!(status.expect("run kill").success(), "kill -s {name} failed");
+    }
+
+    /// Waits for the process to exit; None if it is still running after `limit`.
+    fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = client().get(url).send().await.expect("request");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn get_ping_answers_pong() {
+    let service = Service::start();
+    assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let service = Service::start();
+    assert_eq!(get(&service.url("/")).await.0, 404);
+    assert_eq!(get(&service.url("/pong")).await.0, 404);
+}
+
+#[tokio::test]
+async fn other_methods_on_ping_are_405() {
+    let service = Service::start();
+    for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = client().request(method.clone(), service.url("/ping")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} /ping");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
+    let service = Service::start();
+    let mut stream = TcpStream::connect(("127.0.0.1", service.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"THIS IS NOT HTTP\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "expected a 400 answer, got {answer:?}");
+    assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
+}
+
+#[test]
+fn sigterm_stops_it_with_exit_code_0_within_a_second() {
+    let mut service = Service::start();
+    service.signal("TERM");
+    let status = service.exit_within(Duration::from_secs(1)).expect("ping still runs 1 s after SIGTERM");
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+}
+
+#[test]
+fn sigint_stops_it_with_exit_code_0_within_a_second() {
+    let mut service = Service::start();
+    service.signal("INT");
+    let status = service.exit_within(Duration::from_secs(1)).expect("ping still runs 1 s after SIGINT");
+    assert_eq!(status.code(), Some(0), "exit status after SIGINT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_in_flight_when_sigterm_arrives_still_completes() {
+    let mut service = Service::start();
+    // Open a connection and send half a request, so the server has work in flight.
+    let mut stream = TcpStream::connect(("127.0.0.1", service.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    service.signal("TERM");
+    std::thread::sleep(Duration::from_millis(100));
+    stream.write_all(b"Connection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG"), "got {answer:?}");
+    assert_eq!(service.exit_within(Duration::from_secs(2)).and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn healthcheck_exits_0_against_a_live_service() {
+    let service = Service::start();
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .arg("healthcheck")
+        .env("PORT", service.port.to_string())
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .success();
+}
+
+#[test]
+fn healthcheck_exits_1_when_nothing_listens() {
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .arg("healthcheck")
+        .env("PORT", free_port().to_string())
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("unhealthy"));
+}
+
+#[test]
+fn healthcheck_exits_1_when_something_else_answers() {
+    // A server that answers every request with 404, like a wrong service on the port.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buffer = [0u8; 1024];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .arg("healthcheck")
+        .env("PORT", port.to_string())
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn an_invalid_port_is_refused_with_a_clear_message() {
+    for bad in ["eighty", "70000", "0", ""] {
+        assert_cmd::Command::cargo_bin("ping")
+            .unwrap()
+            .env("PORT", bad)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("PORT must be a port number from 1 to 65535"));
+    }
+}
+
+#[test]
+fn a_port_in_use_is_refused_with_a_clear_message() {
+    let taken = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .env("PORT", port.to_string())
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(format!("cannot listen on 0.0.0.0:{port}")));
+}
+
+#[test]
+fn an_unknown_command_is_refused_with_usage() {
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .arg("pong")
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("Usage: ping [serve | healthcheck]"));
+}

@@ -1,0 +1,140 @@
+//! The `docker` command line, as the tests use it: checked once per test binary
+//! (daemon reachable, BuildKit available), then called with BuildKit switched on.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// `docker ARGS...` with BuildKit on. Panics with a readable message if `docker`
+/// cannot be started at all; a non-zero exit is returned to the caller.
+pub fn run(args: &[&str]) -> Output {
+    command(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run `docker {}`: {error}", args.join(" ")))
+}
+
+/// `docker ARGS...` that must succeed; returns its standard output, trimmed.
+pub fn ok(args: &[&str]) -> String {
+    let output = run(args);
+    if !output.status.success() {
+        panic!(
+            "`docker {}` failed ({}):\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new("docker");
+    command.args(args);
+    with_buildkit(&mut command);
+    command
+}
+
+/// BuildKit on, with plain progress: the build log is what a learner sees in CI and
+/// what the harness reads to name the failing instruction and the cached steps.
+pub fn with_buildkit(command: &mut Command) {
+    command.env("DOCKER_BUILDKIT", "1").env("BUILDKIT_PROGRESS", "plain");
+}
+
+/// Checks, once per test binary, that Docker answers and that `docker build` uses
+/// BuildKit. Panics with what to do when either is missing.
+pub fn ensure_ready() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(message) = READY.get_or_init(check_ready) {
+        panic!("{message}");
+    }
+}
+
+fn check_ready() -> Result<(), String> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let version = Command::new("docker")
+        .args(["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| {
+            format!(
+                "Cannot run the `docker` command ({error}). Install Docker \
+                 (https://docs.docker.com/engine/install/) and rerun."
+            )
+        })?;
+    let text = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let mut parts = text.split_whitespace();
+    let (client, server) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if !version.status.success() || server.is_empty() {
+        return Err(format!(
+            "Docker is not reachable at {host}. Start Docker (e.g. 'sudo systemctl start docker', \
+             'sudo dockerd &', or open Docker Desktop) and rerun.\n  docker said: {}",
+            String::from_utf8_lossy(&version.stderr).trim()
+        ));
+    }
+    // Docker CLIs from 23.0 on build with the buildx plugin; without it they fall back
+    // to the legacy builder, which ignores per-Dockerfile .dockerignore files.
+    // Older CLIs have BuildKit built in and use it when DOCKER_BUILDKIT=1.
+    let has_buildx = Command::new("docker")
+        .args(["buildx", "version"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    let major: u32 = client.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if !has_buildx && major >= 23 {
+        let path = which_docker().unwrap_or_else(|| "docker".into());
+        return Err(format!(
+            "`docker` ({path}, client {client}) cannot build with BuildKit: its buildx plugin is \
+             missing, and the legacy builder it falls back to ignores the steps' \
+             Dockerfile.dockerignore files. Install the buildx plugin (package docker-buildx or \
+             docker-buildx-plugin, or a docker-buildx binary in ~/.docker/cli-plugins/), or put a \
+             docker client with built-in BuildKit first on PATH (e.g. Debian's docker.io: \
+             /usr/bin/docker), and rerun."
+        ));
+    }
+    Ok(())
+}
+
+fn which_docker() -> Option<String> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("docker"))
+            .find(|candidate| candidate.is_file())
+            .map(|found| found.display().to_string())
+    })
+}
+
+/// The image ID behind a tag, or None if the tag does not exist.
+pub fn image_id(reference: &str) -> Option<String> {
+    let output = run(&["image", "inspect", "--format", "{{.Id}}", reference]);
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Removes an image that a rebuild left without a tag, so test runs do not pile up
+/// dangling images. An image still in use or still tagged is left alone.
+pub fn remove_if_dangling(id: &str) {
+    let tags = run(&["image", "inspect", "--format", "{{len .RepoTags}}", id]);
+    if tags.status.success() && String::from_utf8_lossy(&tags.stdout).trim() == "0" {
+        let _ = run(&["image", "rm", id]);
+    }
+}
+
+/// A container created (never started) from an image, removed on drop.
+pub struct CreatedContainer(pub String);
+
+impl CreatedContainer {
+    pub fn create(image: &str) -> Self {
+        // The command is never run; scratch images without CMD still need one to be created.
+        Self(ok(&["create", image, "/not-started"]))
+    }
+}
+
+impl Drop for CreatedContainer {
+    fn drop(&mut self) {
+        let _ = run(&["rm", "--force", &self.0]);
+    }
+}

@@ -1,0 +1,100 @@
+//! A container of a step's image, started by testcontainers on a random host port
+//! and removed when the value is dropped (also when a test panics).
+
+use std::time::{Duration, Instant};
+
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image as _};
+
+/// The port the service listens on inside the container.
+pub const PORT: u16 = 8080;
+/// How long a container may take from start to its first PONG.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+pub struct Running {
+    pub container: ContainerAsync<GenericImage>,
+    pub url: String,
+    client: reqwest::Client,
+}
+
+/// A request for a container of `tag` ("name:tag"), publishing port 8080.
+pub fn request(tag: &str) -> ContainerRequest<GenericImage> {
+    let (name, version) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
+    GenericImage::new(name, version)
+        .with_exposed_port(PORT.tcp())
+        .with_wait_for(WaitFor::Nothing)
+        .into()
+}
+
+impl Running {
+    /// Starts the container and waits until `GET /ping` answers; panics with the
+    /// container's logs if it exits or never answers.
+    pub async fn start(request: ContainerRequest<GenericImage>) -> Running {
+        let tag = format!("{}:{}", request.image().name(), request.image().tag());
+        let container = request
+            .start()
+            .await
+            .unwrap_or_else(|error| panic!("cannot start a container of {tag}: {error}"));
+        let host = container.get_host().await.expect("container host");
+        let port = container
+            .get_host_port_ipv4(PORT)
+            .await
+            .unwrap_or_else(|error| panic!("{tag} publishes no port {PORT}: {error}. Does it EXPOSE {PORT}?"));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("http client");
+        let running = Running { container, url: format!("http://{host}:{port}"), client };
+        running.wait_until_ready(&tag).await;
+        running
+    }
+
+    async fn wait_until_ready(&self, tag: &str) {
+        let started = Instant::now();
+        loop {
+            if self.get("/ping").await.is_ok() {
+                return;
+            }
+            if !self.container.is_running().await.unwrap_or(false) {
+                panic!(
+                    "the container of {tag} exited before answering /ping (exit code {:?}).\n{}",
+                    self.container.exit_code().await.ok().flatten(),
+                    self.logs().await
+                );
+            }
+            if started.elapsed() > READY_WITHIN {
+                panic!(
+                    "the container of {tag} did not answer GET /ping on port {PORT} within {READY_WITHIN:?}. \
+                     Does the service listen on 0.0.0.0:{PORT}?\n{}",
+                    self.logs().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET path`: the status code and the body.
+    pub async fn get(&self, path: &str) -> Result<(u16, String), reqwest::Error> {
+        let response = self.client.get(format!("{}{path}", self.url)).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    pub async fn assert_pongs(&self) {
+        let (status, body) = self.get("/ping").await.expect("GET /ping");
+        assert_eq!((status, body.as_str()), (200, "PONG"), "GET /ping must answer 200 PONG");
+    }
+
+    /// The container's stdout and stderr, for failure messages.
+    pub async fn logs(&self) -> String {
+        let stdout = self.container.stdout_to_vec().await.unwrap_or_default();
+        let stderr = self.container.stderr_to_vec().await.unwrap_or_default();
+        format!(
+            "--- container stdout ---\n{}\n--- container stderr ---\n{}",
+            String::from_utf8_lossy(&stdout).trim_end(),
+            String::from_utf8_lossy(&stderr).trim_end()
+        )
+    }
+}

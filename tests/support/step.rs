@@ -1,0 +1,382 @@
+//! A step (`steps/NN-slug/`), its facts (`step.toml`), and the image it builds.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::running::{self, Running};
+use super::{Files, MB, docker, repo_root};
+
+/// The facts of one step, from `steps/NN-slug/step.toml`: the same file the book reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    pub title: String,
+    /// The tag the build command gives the step's image.
+    pub image: String,
+    /// Other tags the build command creates (e.g. the builder pattern's build image).
+    #[serde(default)]
+    pub other_images: Vec<String>,
+    /// The exact command the book shows, run from the repository root.
+    pub build: String,
+    pub budget: Budget,
+}
+
+/// An image's size ceiling: absolute, or relative to a base image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub max_mb: Option<f64>,
+    pub base: Option<String>,
+    pub over_base_mb: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub slug: String,
+    pub dir: PathBuf,
+    pub facts: Facts,
+}
+
+impl Step {
+    pub fn get(slug: &str) -> Step {
+        let dir = repo_root().join("steps").join(slug);
+        let path = dir.join("step.toml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        let facts: Facts =
+            toml::from_str(&text).unwrap_or_else(|error| panic!("{} is not valid: {error}", path.display()));
+        Step { slug: slug.to_string(), dir, facts }
+    }
+
+    /// Builds the step's image with the build command from `step.toml`, from the
+    /// repository root, exactly as a learner types it. Panics with the failing
+    /// instruction and the end of the build log when the build fails.
+    pub fn build(&self) -> Image {
+        self.build_in(repo_root())
+    }
+
+    /// The same build command, run in another directory (a modified copy of the context).
+    pub fn build_in(&self, dir: &std::path::Path) -> Image {
+        let log = self.run_build(dir);
+        Image::of(self.clone(), log)
+    }
+
+    fn run_build(&self, dir: &std::path::Path) -> String {
+        docker::ensure_ready();
+        self.ensure_base_images();
+        let tags: Vec<&String> = std::iter::once(&self.facts.image).chain(&self.facts.other_images).collect();
+        let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
+
+        let mut command = Command::new("bash");
+        command.args(["-c", &format!("exec 2>&1; {}", self.facts.build)]).current_dir(dir).stdin(Stdio::null());
+        docker::with_buildkit(&mut command);
+        let output = command.output().unwrap_or_else(|error| panic!("cannot run bash: {error}"));
+        let log = String::from_utf8_lossy(&output.stdout).to_string();
+        let log_path = self.save_log("build", &log);
+        if !output.status.success() {
+            panic!("{}", describe_build_failure(&self.slug, &self.facts.build, &log, &log_path));
+        }
+
+        // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
+        for (tag, old) in tags.iter().zip(previous) {
+            let new = docker::image_id(tag);
+            assert!(new.is_some(), "`{}` succeeded but did not create the image {tag}", self.facts.build);
+            if let Some(old) = old.filter(|old| Some(old) != new.as_ref()) {
+                docker::remove_if_dangling(&old);
+            }
+        }
+        log
+    }
+
+    /// Writes a log where a learner can read all of it and returns its path. Not inside
+    /// the repository: step 01 sends the whole repository to Docker, and a file changed
+    /// there would defeat its build cache.
+    fn save_log(&self, what: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join("ping-workshop-logs");
+        let path = dir.join(format!("{}.{what}.log", self.slug));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(&path, text);
+        path.display().to_string()
+    }
+
+    /// Every `FROM` image of the step's Dockerfiles must be present or pullable;
+    /// otherwise say how to prepare it rather than let the build hang on a registry.
+    fn ensure_base_images(&self) {
+        for image in self.base_images() {
+            if docker::image_id(&image).is_some() {
+                continue;
+            }
+            let pulled = docker::run(&["pull", "--quiet", &image]).status.success();
+            if !pulled {
+                panic!(
+                    "The base image {image} is not in your local Docker and cannot be pulled. Prepare it \
+                     (pulls it, or builds it locally without a registry): \
+                     `steps/00-base-images/prepare.sh --offline`, then rerun."
+                );
+            }
+        }
+    }
+
+    /// The images the step's Dockerfiles start `FROM` (not stages, not scratch).
+    pub fn base_images(&self) -> Vec<String> {
+        let mut images = Vec::new();
+        let mut stages = Vec::new();
+        for dockerfile in self.dockerfiles() {
+            let text = std::fs::read_to_string(&dockerfile).expect("read a Dockerfile");
+            for line in text.lines() {
+                let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                if words.first().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) && words.len() >= 2 {
+                    let image = words[1].to_string();
+                    if words.len() >= 4 && words[2].eq_ignore_ascii_case("AS") {
+                        stages.push(words[3].to_string());
+                    }
+                    if image != "scratch" && !image.contains('$') && !stages.contains(&image) && !images.contains(&image) {
+                        images.push(image);
+                    }
+                }
+            }
+        }
+        images
+    }
+
+    /// The step's Dockerfiles: `Dockerfile` and `Dockerfile.*`, without the ignore files.
+    pub fn dockerfiles(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("read the step folder")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("Dockerfile") && !name.ends_with(".dockerignore")
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The budget in bytes and how it was set, for messages.
+    pub fn budget(&self) -> (u64, String) {
+        let budget = &self.facts.budget;
+        let source = format!("steps/{}/step.toml", self.slug);
+        match (&budget.base, budget.over_base_mb, budget.max_mb) {
+            (Some(base), Some(over), None) => {
+                let base_size = docker::ok(&["image", "inspect", "--format", "{{.Size}}", base]);
+                let base_size: u64 = base_size.parse().expect("image size");
+                let bytes = base_size + (over * MB) as u64;
+                (bytes, format!("{base} ({:.1} MB) + {over} MB, set in {source}", base_size as f64 / MB))
+            }
+            (None, None, Some(max)) => ((max * MB) as u64, format!("{max} MB, set in {source}")),
+            _ => panic!("{source}: [budget] needs either max_mb, or base and over_base_mb"),
+        }
+    }
+}
+
+/// What a check found wrong, and a hint at the idea (not the answer).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub found: String,
+    pub hint: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n  hint: {}", self.found, self.hint)
+    }
+}
+
+fn problem(found: impl Into<String>, hint: impl Into<String>) -> Result<(), Problem> {
+    Err(Problem { found: found.into(), hint: hint.into() })
+}
+
+/// A built image of a step.
+pub struct Image {
+    pub step: Step,
+    pub tag: String,
+    pub id: String,
+    /// The build output (BuildKit's plain progress), e.g. to see which steps were CACHED.
+    pub build_log: String,
+    inspect: serde_json::Value,
+    files: OnceLock<Files>,
+}
+
+impl Image {
+    fn of(step: Step, build_log: String) -> Image {
+        let tag = step.facts.image.clone();
+        let json = docker::ok(&["image", "inspect", &tag]);
+        let mut inspect: serde_json::Value = serde_json::from_str(&json).expect("docker image inspect JSON");
+        let inspect = inspect[0].take();
+        let id = inspect["Id"].as_str().unwrap_or_default().to_string();
+        Image { step, tag, id, build_log, inspect, files: OnceLock::new() }
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.inspect["Size"].as_u64().expect("image Size")
+    }
+
+    pub fn size_mb(&self) -> f64 {
+        self.size_bytes() as f64 / MB
+    }
+
+    /// The image's config (`.Config`): User, Entrypoint, Cmd, ExposedPorts, Healthcheck, Labels.
+    pub fn config(&self) -> &serde_json::Value {
+        &self.inspect["Config"]
+    }
+
+    pub fn files(&self) -> &Files {
+        self.files.get_or_init(|| Files::of_image(&self.tag))
+    }
+
+    /// Starts a container and waits until it answers.
+    pub async fn start(&self) -> Running {
+        Running::start(running::request(&self.tag)).await
+    }
+
+    pub async fn assert_pongs(&self) {
+        self.start().await.assert_pongs().await;
+    }
+
+    pub fn assert_within_budget(&self) {
+        let (budget, source) = self.step.budget();
+        assert!(
+            self.size_bytes() <= budget,
+            "{} is {:.1} MB, over the budget of step {}: {:.1} MB ({source})",
+            self.tag,
+            self.size_mb(),
+            self.step.slug,
+            budget as f64 / MB
+        );
+        println!("{}: {:.1} MB, budget {:.1} MB ({source})", self.tag, self.size_mb(), budget as f64 / MB);
+    }
+
+    pub fn assert_smaller_than(&self, other: &Image) {
+        assert!(
+            self.size_bytes() < other.size_bytes(),
+            "{} ({:.1} MB) should be smaller than {} ({:.1} MB)",
+            self.tag,
+            self.size_mb(),
+            other.tag,
+            other.size_mb()
+        );
+        println!(
+            "{} is {:.1} MB, {:.1}x smaller than {} ({:.1} MB)",
+            self.tag,
+            self.size_mb(),
+            other.size_bytes() as f64 / self.size_bytes() as f64,
+            other.tag,
+            other.size_mb()
+        );
+    }
+
+    /// Runs a check that must pass on this image.
+    pub fn assert(&self, check: impl Fn(&Image) -> Result<(), Problem>) {
+        if let Err(problem) = check(self) {
+            panic!("{} (step {}): {problem}", self.tag, self.step.slug);
+        }
+    }
+
+    /// Runs a check that must catch this image: proof that the check can fail.
+    pub fn assert_caught_by<F: Fn(&Image) -> Result<(), Problem>>(&self, check: F) {
+        let name = std::any::type_name::<F>().rsplit("::").next().unwrap_or("check");
+        match check(self) {
+            Err(problem) => println!("as expected, `{name}` catches {}: {}", self.tag, problem.found),
+            Ok(()) => panic!(
+                "the check `{name}` passed on {}, an image it must catch: the check cannot fail",
+                self.tag
+            ),
+        }
+    }
+
+    // ---- The properties the steps teach. Each returns what it found and a hint. ----
+
+    /// Step 01's point: the toolchain, the source and the build tree all ship.
+    pub fn ships_toolchain_source_and_build_tree(&self) -> Result<(), Problem> {
+        let files = self.files();
+        let wanted = ["/usr/local/cargo/bin/cargo", "/app/src/main.rs", "/app/target/release/ping"];
+        let missing: Vec<&str> = wanted.iter().copied().filter(|path| !files.contains(path)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        problem(
+            format!("the naive image was expected to hold {missing:?}"),
+            "the naive step copies the whole context into a rust image and builds there",
+        )
+    }
+
+    /// Step 02's point: the build context carried only what the build needs.
+    pub fn no_build_context_junk(&self) -> Result<(), Problem> {
+        let junk: Vec<String> = [".git", "target", "tests", "book", "steps", ".ci"]
+            .iter()
+            .map(|name| format!("/app/{name}"))
+            .filter(|path| self.files().contains(path))
+            .collect();
+        if junk.is_empty() {
+            return Ok(());
+        }
+        problem(
+            format!("the image holds {}", junk.join(", ")),
+            "what does `COPY . .` copy? A Dockerfile.dockerignore next to the Dockerfile decides what \
+             the build context sends, and a build tree deleted in a later RUN still weighs in its layer",
+        )
+    }
+
+    /// Steps 03 and 04: no Rust source or manifest in the runtime image.
+    pub fn no_source(&self) -> Result<(), Problem> {
+        let mut source = self.files().ending_with(".rs");
+        source.extend(self.files().named("Cargo.toml"));
+        if source.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = source.iter().take(3).copied().collect();
+        problem(
+            format!("the image holds source: {} ({} files)", shown.join(", "), source.len()),
+            "which stage does your final FROM start from, and what does it COPY?",
+        )
+    }
+
+    /// Steps 03 and 04: no cargo, rustc or rustup in the runtime image.
+    pub fn no_toolchain(&self) -> Result<(), Problem> {
+        let mut tools = Vec::new();
+        for name in ["cargo", "rustc", "rustup"] {
+            tools.extend(self.files().named(name));
+        }
+        if tools.is_empty() {
+            return Ok(());
+        }
+        problem(
+            format!("the image holds the Rust toolchain: {}", tools.join(", ")),
+            "the runtime image needs the binary, not what built it: start the last stage from a \
+             runtime base and copy only the binary into it",
+        )
+    }
+}
+
+/// The failing instruction, the error and the last lines of a failed build.
+fn describe_build_failure(slug: &str, command: &str, log: &str, log_path: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    // BuildKit prints the failing instruction as ` > [stage 2/4] RUN ...:`;
+    // the legacy builder as `Step 2/4 : RUN ...`.
+    let instruction = lines
+        .iter()
+        .rev()
+        .find(|line| line.starts_with(" > [") && line.ends_with(':'))
+        .map(|line| line.trim_start_matches(" > ").trim_end_matches(':').to_string())
+        .or_else(|| lines.iter().rev().find(|l| l.starts_with("Step ")).map(|l| l.to_string()))
+        .unwrap_or_else(|| "(none: the Dockerfile could not be read or parsed; see the error)".into());
+    let error = lines
+        .iter()
+        .rev()
+        .find(|line| {
+            let lower = line.to_lowercase();
+            lower.starts_with("error") || lower.starts_with("failed to") || lower.contains("error:")
+        })
+        .copied()
+        .unwrap_or("(no error line; see the log)");
+    let tail_start = lines.len().saturating_sub(25);
+    format!(
+        "step {slug}: the build failed.\n  command:     {command}\n  instruction: {instruction}\n  error:       {error}\n\
+         --- last lines of the build log (all of it: {log_path}) ---\n{}",
+        lines[tail_start..].join("\n")
+    )
+}
