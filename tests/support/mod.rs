@@ -4,7 +4,7 @@
 
 pub mod docker;
 mod files;
-mod running;
+pub mod running;
 mod step;
 
 pub use files::{Entry, Files};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image as _};
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image as _, ImageExt};
 
 /// The port the service listens on inside the container.
 pub const PORT: u16 = 8080;
@@ -96,5 +96,84 @@ impl Running {
             String::from_utf8_lossy(&stdout).trim_end(),
             String::from_utf8_lossy(&stderr).trim_end()
         )
+    }
+}
+
+/// The hardened way to run a production image: read-only root file system, no
+/// capabilities, no privilege escalation, few processes, little memory.
+pub fn hardened(request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
+    request
+        .with_readonly_rootfs(true)
+        .with_cap_drop("ALL")
+        .with_security_opt("no-new-privileges")
+        .with_host_config_modifier(|host_config| {
+            host_config.pids_limit = Some(64);
+            host_config.memory = Some(64 * 1024 * 1024);
+        })
+}
+
+/// What `docker stop` did: how long it took and how the container exited.
+#[derive(Debug)]
+pub struct Stopped {
+    pub took: Duration,
+    pub exit_code: i64,
+}
+
+impl Running {
+    pub fn id(&self) -> &str {
+        self.container.id()
+    }
+
+    /// uid and gid of the container's main process, as the Docker host sees them.
+    pub fn process_uid_gid(&self) -> (u32, u32) {
+        let table = super::docker::ok(&["top", self.id(), "-o", "uid,gid"]);
+        let row = table.lines().nth(1).unwrap_or_else(|| panic!("`docker top` listed no process:\n{table}"));
+        let ids: Vec<u32> = row.split_whitespace().map(|id| id.parse().expect("numeric uid/gid")).collect();
+        (ids[0], ids[1])
+    }
+
+    /// Waits until Docker reports the container `healthy`; panics on `unhealthy` or a timeout.
+    pub async fn wait_healthy(&self, within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let status = super::docker::ok(&["inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", self.id()]);
+            match status.as_str() {
+                "healthy" => return started.elapsed(),
+                "" => panic!("the container has no health check: add a HEALTHCHECK to the image"),
+                "unhealthy" => panic!(
+                    "the container became unhealthy: {}",
+                    super::docker::ok(&["inspect", "--format", "{{json .State.Health.Log}}", self.id()])
+                ),
+                _ if started.elapsed() > within => panic!("the container was still {status:?} after {within:?}"),
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// Sends half a request, runs `docker stop`, finishes the request, and returns the
+    /// answer to it with what the stop did. A graceful server answers it before exiting.
+    pub async fn stop_with_a_request_in_flight(&self) -> (String, Stopped) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.url.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect to the container");
+        stream.write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n").await.expect("send the first half");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let id = self.id().to_string();
+        let stop = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            super::docker::ok(&["stop", &id]);
+            started.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
+        let mut answer = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer)).await;
+
+        let took = stop.await.expect("docker stop");
+        let exit_code: i64 = super::docker::ok(&["inspect", "--format", "{{.State.ExitCode}}", self.id()])
+            .parse()
+            .expect("exit code");
+        (answer, Stopped { took, exit_code })
     }
 }

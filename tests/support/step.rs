@@ -91,6 +91,22 @@ impl Step {
         log
     }
 
+    /// Step 05's experiment: copy the build context to a temporary folder, change
+    /// only the source there (never the repository's files), and run the same build
+    /// command in it. The returned image's `build_log` says what was CACHED.
+    pub fn rebuild_after_source_change(&self) -> Image {
+        let copy = std::env::temp_dir().join(format!("ping-workshop-{}-{}", self.slug, std::process::id()));
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(repo_root(), &copy);
+        let main = copy.join("src/main.rs");
+        let mut source = std::fs::read_to_string(&main).expect("read the copied src/main.rs");
+        source.push_str(&format!("\n// A source-only change, made by the step {} test.\n", self.slug));
+        std::fs::write(&main, source).expect("change the copied src/main.rs");
+        let image = self.build_in(&copy);
+        let _ = std::fs::remove_dir_all(&copy);
+        image
+    }
+
     /// Writes a log where a learner can read all of it and returns its path. Not inside
     /// the repository: step 01 sends the whole repository to Docker, and a file changed
     /// there would defeat its build cache.
@@ -344,12 +360,235 @@ impl Image {
         if tools.is_empty() {
             return Ok(());
         }
+        let shown: Vec<&str> = tools.iter().take(3).copied().collect();
         problem(
-            format!("the image holds the Rust toolchain: {}", tools.join(", ")),
+            format!("the image holds the Rust toolchain: {} ({} paths)", shown.join(", "), tools.len()),
             "the runtime image needs the binary, not what built it: start the last stage from a \
              runtime base and copy only the binary into it",
         )
     }
+
+    /// Step 05: after a source-only change, the dependency build was CACHED and the
+    /// source build ran again. Reads this image's build log.
+    pub fn reused_the_dependency_layer(&self) -> Result<(), Problem> {
+        let builds: Vec<(String, bool)> = build_steps(&self.build_log)
+            .into_iter()
+            .filter(|(instruction, _)| instruction.contains("cargo build"))
+            .collect();
+        let Some(((first, first_cached), (last, last_cached))) = builds.first().zip(builds.last()) else {
+            return problem("the build log shows no `cargo build` instruction", "where does the image compile the service?");
+        };
+        if builds.len() < 2 {
+            return problem(
+                format!("one `cargo build` compiles dependencies and source together ({first}), so a source change recompiles everything"),
+                "copy the manifests first and compile the dependencies in their own RUN, before the source is copied",
+            );
+        }
+        if !first_cached {
+            return problem(
+                format!("after a source-only change, the dependency build ran again: {first}"),
+                "does anything that changes with the source reach the image before that RUN?",
+            );
+        }
+        if *last_cached {
+            return problem(
+                format!("after a source-only change, the source build was CACHED: {last}"),
+                "the new source must be copied in before the last `cargo build`",
+            );
+        }
+        Ok(())
+    }
+
+    /// Where the service binary is: the first word of ENTRYPOINT (or CMD), resolved
+    /// against the working directory or the usual PATH directories.
+    pub fn service_binary(&self) -> Option<String> {
+        let config = self.config();
+        let first = [&config["Entrypoint"], &config["Cmd"]]
+            .into_iter()
+            .find_map(|value| value.as_array().and_then(|words| words.first()).and_then(|w| w.as_str()))?;
+        if first.starts_with('/') {
+            return Some(first.to_string());
+        }
+        if first.contains('/') {
+            let workdir = config["WorkingDir"].as_str().filter(|w| !w.is_empty()).unwrap_or("/");
+            return Some(format!("{}/{}", workdir.trim_end_matches('/'), first.trim_start_matches("./")));
+        }
+        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|dir| format!("{dir}/{first}"))
+            .find(|path| self.files().contains(path))
+    }
+
+    /// The bytes of a file in the image, copied out through a created container.
+    pub fn copy_out(&self, path: &str) -> Vec<u8> {
+        let container = docker::CreatedContainer::create(&self.tag);
+        let output = docker::run(&["cp", &format!("{}:{path}", container.0), "-"]);
+        assert!(output.status.success(), "cannot copy {path} out of {}: {}", self.tag, String::from_utf8_lossy(&output.stderr));
+        let mut archive = tar::Archive::new(output.stdout.as_slice());
+        let mut entry = archive.entries().expect("tar from docker cp").next().expect("one entry").expect("tar entry");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read the copied file");
+        bytes
+    }
+
+    /// Step 06: the service binary has no ELF interpreter and needs no shared library.
+    pub fn binary_is_static(&self) -> Result<(), Problem> {
+        let Some(path) = self.service_binary() else {
+            return problem("cannot find the service binary from ENTRYPOINT/CMD", "use the exec form, with the binary's absolute path");
+        };
+        let bytes = self.copy_out(&path);
+        let elf = match goblin::elf::Elf::parse(&bytes) {
+            Ok(elf) => elf,
+            Err(error) => return problem(format!("{path} is not an ELF binary: {error}"), "ENTRYPOINT should name the compiled service"),
+        };
+        let mut needs = Vec::new();
+        if let Some(interpreter) = elf.interpreter {
+            needs.push(format!("the interpreter {interpreter}"));
+        }
+        needs.extend(elf.libraries.iter().map(|library| format!("the shared library {library}")));
+        if needs.is_empty() {
+            return Ok(());
+        }
+        problem(
+            format!("{path} is dynamically linked: it needs {}", needs.join(", ")),
+            "scratch has no libc: build for the musl target, whose C library is linked into the binary",
+        )
+    }
+
+    /// Steps 06–08: the image's files are the service binary and nothing else.
+    pub fn holds_only_the_binary(&self) -> Result<(), Problem> {
+        let binary = self.service_binary().unwrap_or_default();
+        let others: Vec<&str> = self.files().own().into_iter().filter(|path| *path != binary).collect();
+        if others.is_empty() && self.files().contains(&binary) {
+            return Ok(());
+        }
+        let shown: Vec<&str> = others.iter().take(5).copied().collect();
+        problem(
+            format!("besides {binary:?} the image holds {} paths: {}", others.len(), shown.join(", ")),
+            "start the final stage FROM scratch and COPY only the binary into it",
+        )
+    }
+
+    /// Steps 06–08: no shell to exec into, or for an attacker to use.
+    pub fn no_shell(&self) -> Result<(), Problem> {
+        let shells: Vec<&str> = ["/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "/bin/busybox"]
+            .into_iter()
+            .filter(|path| self.files().contains(path))
+            .collect();
+        if shells.is_empty() {
+            return Ok(());
+        }
+        problem(format!("the image holds a shell: {}", shells.join(", ")), "an image FROM scratch has no shell unless you copy one in")
+    }
+
+    /// Step 08: nothing setuid or setgid.
+    pub fn no_setuid_files(&self) -> Result<(), Problem> {
+        let flagged: Vec<&str> = self
+            .files()
+            .0
+            .iter()
+            .filter(|(_, entry)| !entry.is_dir && entry.mode & 0o6000 != 0)
+            .map(|(path, _)| path.as_str())
+            .collect();
+        if flagged.is_empty() {
+            return Ok(());
+        }
+        problem(format!("setuid/setgid files: {}", flagged.join(", ")), "a runtime image needs no privilege-raising programs")
+    }
+
+    /// Step 08: `USER` is numeric and not root (uid and, if given, gid).
+    pub fn runs_as_numeric_non_root_user(&self) -> Result<(), Problem> {
+        let user = self.config()["User"].as_str().unwrap_or("");
+        let parts: Vec<&str> = user.split(':').collect();
+        let numeric: Option<Vec<u32>> = parts.iter().map(|part| part.parse::<u32>().ok()).collect();
+        match numeric {
+            _ if user.is_empty() => problem(
+                "the image sets no USER, so the service runs as root (uid 0)",
+                "which user should the process run as, and how does Docker know without /etc/passwd?",
+            ),
+            None => problem(
+                format!("USER {user:?} is not numeric: scratch has no /etc/passwd to resolve it, and a runtime cannot prove a name is not root"),
+                "give the user as uid:gid numbers",
+            ),
+            Some(ids) if ids.contains(&0) => problem(format!("USER {user:?} is root"), "pick an unprivileged uid and gid"),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Step 08: ENTRYPOINT and HEALTHCHECK in exec form, the health check run by the binary.
+    pub fn exec_form_entrypoint_and_healthcheck(&self) -> Result<(), Problem> {
+        let config = self.config();
+        let entrypoint: Vec<&str> = words(&config["Entrypoint"]);
+        if entrypoint.is_empty() || entrypoint.first().is_some_and(|w| *w == "/bin/sh") {
+            return problem(format!("ENTRYPOINT {entrypoint:?} is not in exec form"), "write ENTRYPOINT [\"/binary\"]: no shell is needed, and the binary gets the signals");
+        }
+        let test: Vec<&str> = words(&config["Healthcheck"]["Test"]);
+        match test.first() {
+            Some(&"CMD") if test.get(1) == entrypoint.first() => Ok(()),
+            Some(&"CMD-SHELL") => problem(format!("HEALTHCHECK {test:?} needs a shell"), "use the exec form: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]"),
+            _ => problem(format!("HEALTHCHECK is {test:?}"), "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]"),
+        }
+    }
+
+    /// Step 08: the OCI labels a registry shows.
+    pub fn has_oci_labels(&self) -> Result<(), Problem> {
+        let missing: Vec<&str> = ["title", "description", "source", "licenses"]
+            .into_iter()
+            .filter(|key| {
+                self.config()["Labels"][format!("org.opencontainers.image.{key}")].as_str().is_none_or(str::is_empty)
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        problem(format!("missing labels org.opencontainers.image.{{{}}}", missing.join(",")), "add them with LABEL in the final stage")
+    }
+}
+
+/// Copies the repository's files, without .git and target/, to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read a folder to copy") {
+        let entry = entry.expect("a folder entry");
+        let name = entry.file_name();
+        if from == repo_root() && (name == ".git" || name == "target") {
+            continue;
+        }
+        let (source, target) = (entry.path(), to.join(&name));
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&source, &target);
+        } else {
+            std::fs::copy(&source, &target).expect("copy a file");
+        }
+    }
+}
+
+fn words(value: &serde_json::Value) -> Vec<&str> {
+    value.as_array().map(|words| words.iter().filter_map(|w| w.as_str()).collect()).unwrap_or_default()
+}
+
+/// The instructions of a BuildKit plain-progress log, each with whether it was CACHED.
+/// BuildKit prints `#7 [build 3/6] RUN cargo build ...` and later `#7 CACHED`.
+pub fn build_steps(log: &str) -> Vec<(String, bool)> {
+    let mut steps: Vec<(String, String, bool)> = Vec::new();
+    for line in log.lines() {
+        let Some((id, rest)) = line.split_once(' ') else { continue };
+        if !id.starts_with('#') {
+            continue;
+        }
+        if rest.trim() == "CACHED" {
+            if let Some(step) = steps.iter_mut().find(|(known, _, _)| known == id) {
+                step.2 = true;
+            }
+        } else if rest.starts_with('[') && !steps.iter().any(|(known, _, _)| known == id) {
+            if let Some((_, instruction)) = rest.split_once("] ") {
+                if !rest.starts_with("[internal]") {
+                    steps.push((id.to_string(), instruction.to_string(), false));
+                }
+            }
+        }
+    }
+    steps.into_iter().map(|(_, instruction, cached)| (instruction, cached)).collect()
 }
 
 /// The failing instruction, the error and the last lines of a failed build.
@@ -364,15 +603,25 @@ fn describe_build_failure(slug: &str, command: &str, log: &str, log_path: &str) 
         .map(|line| line.trim_start_matches(" > ").trim_end_matches(':').to_string())
         .or_else(|| lines.iter().rev().find(|l| l.starts_with("Step ")).map(|l| l.to_string()))
         .unwrap_or_else(|| "(none: the Dockerfile could not be read or parsed; see the error)".into());
-    let error = lines
+    // The first error the failing step printed (cargo's, say) explains more than
+    // BuildKit's closing "executor failed" line.
+    let failed_step = lines
         .iter()
-        .rev()
-        .find(|line| {
-            let lower = line.to_lowercase();
-            lower.starts_with("error") || lower.starts_with("failed to") || lower.contains("error:")
-        })
-        .copied()
-        .unwrap_or("(no error line; see the log)");
+        .find_map(|line| line.split_once(" ERROR").map(|(id, _)| id).filter(|id| id.starts_with('#')));
+    let is_error = |line: &&&str| {
+        let lower = line.to_lowercase();
+        lower.contains("error") || lower.starts_with("failed to")
+    };
+    let first_error_of_step = failed_step.and_then(|id| {
+        lines
+            .iter()
+            .filter(|line| line.starts_with(&format!("{id} ")) && !line.contains(" ERROR"))
+            .find(is_error)
+    });
+    let error = first_error_of_step
+        .or_else(|| lines.iter().rev().find(is_error))
+        .map(|line| line.to_string())
+        .unwrap_or_else(|| "(no error line; see the log)".into());
     let tail_start = lines.len().saturating_sub(25);
     format!(
         "step {slug}: the build failed.\n  command:     {command}\n  instruction: {instruction}\n  error:       {error}\n\
