@@ -6,9 +6,11 @@
 # locally the way the official images are: Debian from its package archive with
 # debootstrap, Rust with rustup's minimal profile.
 #
+# ANCHOR: usage
 # usage: steps/00-base-images/prepare.sh [--offline] [--rebuild]
 #   --offline   never contact a container registry; build what is missing
 #   --rebuild   rebuild the local images even if they exist (implies --offline)
+# ANCHOR_END: usage
 # environment:
 #   DEBIAN_MIRROR   Debian archive to bootstrap from (default http://deb.debian.org/debian)
 #   EXTRA_CA_DIR    *.crt files the Rust images should trust, e.g. a TLS-inspecting
@@ -32,7 +34,7 @@ for arg in "$@"; do
     case "$arg" in
         --offline) offline=true ;;
         --rebuild) rebuild=true; offline=true ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | grep -v ANCHOR | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "prepare.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done

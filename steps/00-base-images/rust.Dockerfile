@@ -11,8 +11,10 @@ ENV RUSTUP_HOME=/usr/local/rustup \
     PATH=/usr/local/cargo/bin:$PATH \
     RUST_VERSION=${RUST_VERSION}
 
+# ANCHOR: extra-ca
 # Extra CA certificates (*.crt); ca-certificates' install adds them to the system store.
 COPY extra-ca-certificates/ /usr/local/share/ca-certificates/
+# ANCHOR_END: extra-ca
 
 RUN set -eux; \
     apt-get update; \

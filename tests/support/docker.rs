@@ -37,7 +37,9 @@ pub fn command(args: &[&str]) -> Command {
 /// BuildKit on, with plain progress: the build log is what a learner sees in CI and
 /// what the harness reads to name the failing instruction and the cached steps.
 pub fn with_buildkit(command: &mut Command) {
-    command.env("DOCKER_BUILDKIT", "1").env("BUILDKIT_PROGRESS", "plain");
+    command
+        .env("DOCKER_BUILDKIT", "1")
+        .env("BUILDKIT_PROGRESS", "plain");
 }
 
 /// Checks, once per test binary, that Docker answers and that `docker build` uses
@@ -50,9 +52,14 @@ pub fn ensure_ready() {
 }
 
 fn check_ready() -> Result<(), String> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let version = Command::new("docker")
-        .args(["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
+        .args([
+            "version",
+            "--format",
+            "{{.Client.Version}} {{.Server.Version}}",
+        ])
         .stdin(Stdio::null())
         .output()
         .map_err(|error| {
@@ -81,7 +88,11 @@ fn check_ready() -> Result<(), String> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    let major: u32 = client.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let major: u32 = client
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     if !has_buildx && major >= 23 {
         let path = which_docker().unwrap_or_else(|| "docker".into());
         return Err(format!(

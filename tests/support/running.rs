@@ -40,13 +40,19 @@ impl Running {
         let port = container
             .get_host_port_ipv4(PORT)
             .await
-            .unwrap_or_else(|error| panic!("{tag} publishes no port {PORT}: {error}. Does it EXPOSE {PORT}?"));
+            .unwrap_or_else(|error| {
+                panic!("{tag} publishes no port {PORT}: {error}. Does it EXPOSE {PORT}?")
+            });
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
             .build()
             .expect("http client");
-        let running = Running { container, url: format!("http://{host}:{port}"), client };
+        let running = Running {
+            container,
+            url: format!("http://{host}:{port}"),
+            client,
+        };
         running.wait_until_ready(&tag).await;
         running
     }
@@ -77,14 +83,22 @@ impl Running {
 
     /// `GET path`: the status code and the body.
     pub async fn get(&self, path: &str) -> Result<(u16, String), reqwest::Error> {
-        let response = self.client.get(format!("{}{path}", self.url)).send().await?;
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await?;
         let status = response.status().as_u16();
         Ok((status, response.text().await?))
     }
 
     pub async fn assert_pongs(&self) {
         let (status, body) = self.get("/ping").await.expect("GET /ping");
-        assert_eq!((status, body.as_str()), (200, "PONG"), "GET /ping must answer 200 PONG");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "PONG"),
+            "GET /ping must answer 200 PONG"
+        );
     }
 
     /// The container's stdout and stderr, for failure messages.
@@ -99,17 +113,53 @@ impl Running {
     }
 }
 
-/// The hardened way to run a production image: read-only root file system, no
-/// capabilities, no privilege escalation, few processes, little memory.
-pub fn hardened(request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
-    request
-        .with_readonly_rootfs(true)
-        .with_cap_drop("ALL")
-        .with_security_opt("no-new-privileges")
-        .with_host_config_modifier(|host_config| {
-            host_config.pids_limit = Some(64);
-            host_config.memory = Some(64 * 1024 * 1024);
-        })
+/// How production should run the final image: read-only root file system, no
+/// capabilities, no privilege escalation, few processes, little memory. The book
+/// shows these flags; `hardened` applies the same ones to a test container.
+pub const HARDENED_FLAGS: &[&str] = &[
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--pids-limit",
+    "64",
+    "--memory",
+    "64m",
+];
+
+pub fn hardened(mut request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
+    let mut flags = HARDENED_FLAGS.iter();
+    let (mut pids, mut memory) = (None, None);
+    while let Some(flag) = flags.next() {
+        let mut value = || {
+            *flags
+                .next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"))
+        };
+        request = match *flag {
+            "--read-only" => request.with_readonly_rootfs(true),
+            "--cap-drop" => request.with_cap_drop(value()),
+            "--security-opt" => request.with_security_opt(value()),
+            "--pids-limit" => {
+                pids = Some(value().parse::<i64>().expect("a number of processes"));
+                request
+            }
+            "--memory" => {
+                let megabytes: i64 = value()
+                    .trim_end_matches('m')
+                    .parse()
+                    .expect("a memory size in m");
+                memory = Some(megabytes * 1024 * 1024);
+                request
+            }
+            other => panic!("HARDENED_FLAGS: {other} is not supported by `hardened`"),
+        };
+    }
+    request.with_host_config_modifier(move |host_config| {
+        host_config.pids_limit = pids;
+        host_config.memory = memory;
+    })
 }
 
 /// What `docker stop` did: how long it took and how the container exited.
@@ -126,25 +176,44 @@ impl Running {
 
     /// uid and gid of the container's main process, as the Docker host sees them.
     pub fn process_uid_gid(&self) -> (u32, u32) {
-        let table = super::docker::ok(&["top", self.id(), "-o", "uid,gid"]);
-        let row = table.lines().nth(1).unwrap_or_else(|| panic!("`docker top` listed no process:\n{table}"));
-        let ids: Vec<u32> = row.split_whitespace().map(|id| id.parse().expect("numeric uid/gid")).collect();
-        (ids[0], ids[1])
+        // docker top needs the pid column to match processes to the container.
+        let table = super::docker::ok(&["top", self.id(), "-o", "pid,uid,gid"]);
+        let row = table
+            .lines()
+            .nth(1)
+            .unwrap_or_else(|| panic!("`docker top` listed no process:\n{table}"));
+        let ids: Vec<u32> = row
+            .split_whitespace()
+            .map(|id| id.parse().expect("numeric uid/gid"))
+            .collect();
+        (ids[1], ids[2])
     }
 
     /// Waits until Docker reports the container `healthy`; panics on `unhealthy` or a timeout.
     pub async fn wait_healthy(&self, within: Duration) -> Duration {
         let started = Instant::now();
         loop {
-            let status = super::docker::ok(&["inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", self.id()]);
+            let status = super::docker::ok(&[
+                "inspect",
+                "--format",
+                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                self.id(),
+            ]);
             match status.as_str() {
                 "healthy" => return started.elapsed(),
                 "" => panic!("the container has no health check: add a HEALTHCHECK to the image"),
                 "unhealthy" => panic!(
                     "the container became unhealthy: {}",
-                    super::docker::ok(&["inspect", "--format", "{{json .State.Health.Log}}", self.id()])
+                    super::docker::ok(&[
+                        "inspect",
+                        "--format",
+                        "{{json .State.Health.Log}}",
+                        self.id()
+                    ])
                 ),
-                _ if started.elapsed() > within => panic!("the container was still {status:?} after {within:?}"),
+                _ if started.elapsed() > within => {
+                    panic!("the container was still {status:?} after {within:?}")
+                }
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
@@ -155,8 +224,13 @@ impl Running {
     pub async fn stop_with_a_request_in_flight(&self) -> (String, Stopped) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.url.trim_start_matches("http://").to_string();
-        let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect to the container");
-        stream.write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n").await.expect("send the first half");
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect to the container");
+        stream
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n")
+            .await
+            .expect("send the first half");
         tokio::time::sleep(Duration::from_millis(200)).await;
 
         let id = self.id().to_string();
@@ -168,12 +242,14 @@ impl Running {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
         let mut answer = String::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer)).await;
 
         let took = stop.await.expect("docker stop");
-        let exit_code: i64 = super::docker::ok(&["inspect", "--format", "{{.State.ExitCode}}", self.id()])
-            .parse()
-            .expect("exit code");
+        let exit_code: i64 =
+            super::docker::ok(&["inspect", "--format", "{{.State.ExitCode}}", self.id()])
+                .parse()
+                .expect("exit code");
         (answer, Stopped { took, exit_code })
     }
 }

@@ -21,6 +21,9 @@ pub struct Facts {
     pub other_images: Vec<String>,
     /// The exact command the book shows, run from the repository root.
     pub build: String,
+    /// The image is meant for production: the book also shows the hardened `docker run`.
+    #[serde(default)]
+    pub hardened: bool,
     pub budget: Budget,
 }
 
@@ -46,9 +49,13 @@ impl Step {
         let path = dir.join("step.toml");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-        let facts: Facts =
-            toml::from_str(&text).unwrap_or_else(|error| panic!("{} is not valid: {error}", path.display()));
-        Step { slug: slug.to_string(), dir, facts }
+        let facts: Facts = toml::from_str(&text)
+            .unwrap_or_else(|error| panic!("{} is not valid: {error}", path.display()));
+        Step {
+            slug: slug.to_string(),
+            dir,
+            facts,
+        }
     }
 
     /// Builds the step's image with the build command from `step.toml`, from the
@@ -67,23 +74,37 @@ impl Step {
     fn run_build(&self, dir: &std::path::Path) -> String {
         docker::ensure_ready();
         self.ensure_base_images();
-        let tags: Vec<&String> = std::iter::once(&self.facts.image).chain(&self.facts.other_images).collect();
+        let tags: Vec<&String> = std::iter::once(&self.facts.image)
+            .chain(&self.facts.other_images)
+            .collect();
         let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
 
         let mut command = Command::new("bash");
-        command.args(["-c", &format!("exec 2>&1; {}", self.facts.build)]).current_dir(dir).stdin(Stdio::null());
+        command
+            .args(["-c", &format!("exec 2>&1; {}", self.facts.build)])
+            .current_dir(dir)
+            .stdin(Stdio::null());
         docker::with_buildkit(&mut command);
-        let output = command.output().unwrap_or_else(|error| panic!("cannot run bash: {error}"));
+        let output = command
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run bash: {error}"));
         let log = String::from_utf8_lossy(&output.stdout).to_string();
         let log_path = self.save_log("build", &log);
         if !output.status.success() {
-            panic!("{}", describe_build_failure(&self.slug, &self.facts.build, &log, &log_path));
+            panic!(
+                "{}",
+                describe_build_failure(&self.slug, &self.facts.build, &log, &log_path)
+            );
         }
 
         // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
         for (tag, old) in tags.iter().zip(previous) {
             let new = docker::image_id(tag);
-            assert!(new.is_some(), "`{}` succeeded but did not create the image {tag}", self.facts.build);
+            assert!(
+                new.is_some(),
+                "`{}` succeeded but did not create the image {tag}",
+                self.facts.build
+            );
             if let Some(old) = old.filter(|old| Some(old) != new.as_ref()) {
                 docker::remove_if_dangling(&old);
             }
@@ -95,12 +116,19 @@ impl Step {
     /// only the source there (never the repository's files), and run the same build
     /// command in it. The returned image's `build_log` says what was CACHED.
     pub fn rebuild_after_source_change(&self) -> Image {
-        let copy = std::env::temp_dir().join(format!("ping-workshop-{}-{}", self.slug, std::process::id()));
+        let copy = std::env::temp_dir().join(format!(
+            "ping-workshop-{}-{}",
+            self.slug,
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(repo_root(), &copy);
         let main = copy.join("src/main.rs");
         let mut source = std::fs::read_to_string(&main).expect("read the copied src/main.rs");
-        source.push_str(&format!("\n// A source-only change, made by the step {} test.\n", self.slug));
+        source.push_str(&format!(
+            "\n// A source-only change, made by the step {} test.\n",
+            self.slug
+        ));
         std::fs::write(&main, source).expect("change the copied src/main.rs");
         let image = self.build_in(&copy);
         let _ = std::fs::remove_dir_all(&copy);
@@ -143,13 +171,24 @@ impl Step {
         for dockerfile in self.dockerfiles() {
             let text = std::fs::read_to_string(&dockerfile).expect("read a Dockerfile");
             for line in text.lines() {
-                let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with("--")).collect();
-                if words.first().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) && words.len() >= 2 {
+                let words: Vec<&str> = line
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with("--"))
+                    .collect();
+                if words
+                    .first()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+                    && words.len() >= 2
+                {
                     let image = words[1].to_string();
                     if words.len() >= 4 && words[2].eq_ignore_ascii_case("AS") {
                         stages.push(words[3].to_string());
                     }
-                    if image != "scratch" && !image.contains('$') && !stages.contains(&image) && !images.contains(&image) {
+                    if image != "scratch"
+                        && !image.contains('$')
+                        && !stages.contains(&image)
+                        && !images.contains(&image)
+                    {
                         images.push(image);
                     }
                 }
@@ -181,7 +220,13 @@ impl Step {
                 let base_size = docker::ok(&["image", "inspect", "--format", "{{.Size}}", base]);
                 let base_size: u64 = base_size.parse().expect("image size");
                 let bytes = base_size + (over * MB) as u64;
-                (bytes, format!("{base} ({:.1} MB) + {over} MB, set in {source}", base_size as f64 / MB))
+                (
+                    bytes,
+                    format!(
+                        "{base} ({:.1} MB) + {over} MB, set in {source}",
+                        base_size as f64 / MB
+                    ),
+                )
             }
             (None, None, Some(max)) => ((max * MB) as u64, format!("{max} MB, set in {source}")),
             _ => panic!("{source}: [budget] needs either max_mb, or base and over_base_mb"),
@@ -203,7 +248,10 @@ impl std::fmt::Display for Problem {
 }
 
 fn problem(found: impl Into<String>, hint: impl Into<String>) -> Result<(), Problem> {
-    Err(Problem { found: found.into(), hint: hint.into() })
+    Err(Problem {
+        found: found.into(),
+        hint: hint.into(),
+    })
 }
 
 /// A built image of a step.
@@ -221,10 +269,18 @@ impl Image {
     fn of(step: Step, build_log: String) -> Image {
         let tag = step.facts.image.clone();
         let json = docker::ok(&["image", "inspect", &tag]);
-        let mut inspect: serde_json::Value = serde_json::from_str(&json).expect("docker image inspect JSON");
+        let mut inspect: serde_json::Value =
+            serde_json::from_str(&json).expect("docker image inspect JSON");
         let inspect = inspect[0].take();
         let id = inspect["Id"].as_str().unwrap_or_default().to_string();
-        Image { step, tag, id, build_log, inspect, files: OnceLock::new() }
+        Image {
+            step,
+            tag,
+            id,
+            build_log,
+            inspect,
+            files: OnceLock::new(),
+        }
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -263,7 +319,12 @@ impl Image {
             self.step.slug,
             budget as f64 / MB
         );
-        println!("{}: {:.1} MB, budget {:.1} MB ({source})", self.tag, self.size_mb(), budget as f64 / MB);
+        println!(
+            "{}: {:.1} MB, budget {:.1} MB ({source})",
+            self.tag,
+            self.size_mb(),
+            budget as f64 / MB
+        );
     }
 
     pub fn assert_smaller_than(&self, other: &Image) {
@@ -294,9 +355,15 @@ impl Image {
 
     /// Runs a check that must catch this image: proof that the check can fail.
     pub fn assert_caught_by<F: Fn(&Image) -> Result<(), Problem>>(&self, check: F) {
-        let name = std::any::type_name::<F>().rsplit("::").next().unwrap_or("check");
+        let name = std::any::type_name::<F>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("check");
         match check(self) {
-            Err(problem) => println!("as expected, `{name}` catches {}: {}", self.tag, problem.found),
+            Err(problem) => println!(
+                "as expected, `{name}` catches {}: {}",
+                self.tag, problem.found
+            ),
             Ok(()) => panic!(
                 "the check `{name}` passed on {}, an image it must catch: the check cannot fail",
                 self.tag
@@ -309,8 +376,16 @@ impl Image {
     /// Step 01's point: the toolchain, the source and the build tree all ship.
     pub fn ships_toolchain_source_and_build_tree(&self) -> Result<(), Problem> {
         let files = self.files();
-        let wanted = ["/usr/local/cargo/bin/cargo", "/app/src/main.rs", "/app/target/release/ping"];
-        let missing: Vec<&str> = wanted.iter().copied().filter(|path| !files.contains(path)).collect();
+        let wanted = [
+            "/usr/local/cargo/bin/cargo",
+            "/app/src/main.rs",
+            "/app/target/release/ping",
+        ];
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|path| !files.contains(path))
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -346,7 +421,11 @@ impl Image {
         }
         let shown: Vec<&str> = source.iter().take(3).copied().collect();
         problem(
-            format!("the image holds source: {} ({} files)", shown.join(", "), source.len()),
+            format!(
+                "the image holds source: {} ({} files)",
+                shown.join(", "),
+                source.len()
+            ),
             "which stage does your final FROM start from, and what does it COPY?",
         )
     }
@@ -362,7 +441,11 @@ impl Image {
         }
         let shown: Vec<&str> = tools.iter().take(3).copied().collect();
         problem(
-            format!("the image holds the Rust toolchain: {} ({} paths)", shown.join(", "), tools.len()),
+            format!(
+                "the image holds the Rust toolchain: {} ({} paths)",
+                shown.join(", "),
+                tools.len()
+            ),
             "the runtime image needs the binary, not what built it: start the last stage from a \
              runtime base and copy only the binary into it",
         )
@@ -375,12 +458,18 @@ impl Image {
             .into_iter()
             .filter(|(instruction, _)| instruction.contains("cargo build"))
             .collect();
-        let Some(((first, first_cached), (last, last_cached))) = builds.first().zip(builds.last()) else {
-            return problem("the build log shows no `cargo build` instruction", "where does the image compile the service?");
+        let Some(((first, first_cached), (last, last_cached))) = builds.first().zip(builds.last())
+        else {
+            return problem(
+                "the build log shows no `cargo build` instruction",
+                "where does the image compile the service?",
+            );
         };
         if builds.len() < 2 {
             return problem(
-                format!("one `cargo build` compiles dependencies and source together ({first}), so a source change recompiles everything"),
+                format!(
+                    "one `cargo build` compiles dependencies and source together ({first}), so a source change recompiles everything"
+                ),
                 "copy the manifests first and compile the dependencies in their own RUN, before the source is copied",
             );
         }
@@ -405,27 +494,56 @@ impl Image {
         let config = self.config();
         let first = [&config["Entrypoint"], &config["Cmd"]]
             .into_iter()
-            .find_map(|value| value.as_array().and_then(|words| words.first()).and_then(|w| w.as_str()))?;
+            .find_map(|value| {
+                value
+                    .as_array()
+                    .and_then(|words| words.first())
+                    .and_then(|w| w.as_str())
+            })?;
         if first.starts_with('/') {
             return Some(first.to_string());
         }
         if first.contains('/') {
-            let workdir = config["WorkingDir"].as_str().filter(|w| !w.is_empty()).unwrap_or("/");
-            return Some(format!("{}/{}", workdir.trim_end_matches('/'), first.trim_start_matches("./")));
+            let workdir = config["WorkingDir"]
+                .as_str()
+                .filter(|w| !w.is_empty())
+                .unwrap_or("/");
+            return Some(format!(
+                "{}/{}",
+                workdir.trim_end_matches('/'),
+                first.trim_start_matches("./")
+            ));
         }
-        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .map(|dir| format!("{dir}/{first}"))
-            .find(|path| self.files().contains(path))
+        [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+        .iter()
+        .map(|dir| format!("{dir}/{first}"))
+        .find(|path| self.files().contains(path))
     }
 
     /// The bytes of a file in the image, copied out through a created container.
     pub fn copy_out(&self, path: &str) -> Vec<u8> {
         let container = docker::CreatedContainer::create(&self.tag);
         let output = docker::run(&["cp", &format!("{}:{path}", container.0), "-"]);
-        assert!(output.status.success(), "cannot copy {path} out of {}: {}", self.tag, String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "cannot copy {path} out of {}: {}",
+            self.tag,
+            String::from_utf8_lossy(&output.stderr)
+        );
         let mut archive = tar::Archive::new(output.stdout.as_slice());
-        let mut entry = archive.entries().expect("tar from docker cp").next().expect("one entry").expect("tar entry");
+        let mut entry = archive
+            .entries()
+            .expect("tar from docker cp")
+            .next()
+            .expect("one entry")
+            .expect("tar entry");
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read the copied file");
         bytes
@@ -434,23 +552,38 @@ impl Image {
     /// Step 06: the service binary has no ELF interpreter and needs no shared library.
     pub fn binary_is_static(&self) -> Result<(), Problem> {
         let Some(path) = self.service_binary() else {
-            return problem("cannot find the service binary from ENTRYPOINT/CMD", "use the exec form, with the binary's absolute path");
+            return problem(
+                "cannot find the service binary from ENTRYPOINT/CMD",
+                "use the exec form, with the binary's absolute path",
+            );
         };
         let bytes = self.copy_out(&path);
         let elf = match goblin::elf::Elf::parse(&bytes) {
             Ok(elf) => elf,
-            Err(error) => return problem(format!("{path} is not an ELF binary: {error}"), "ENTRYPOINT should name the compiled service"),
+            Err(error) => {
+                return problem(
+                    format!("{path} is not an ELF binary: {error}"),
+                    "ENTRYPOINT should name the compiled service",
+                );
+            }
         };
         let mut needs = Vec::new();
         if let Some(interpreter) = elf.interpreter {
             needs.push(format!("the interpreter {interpreter}"));
         }
-        needs.extend(elf.libraries.iter().map(|library| format!("the shared library {library}")));
+        needs.extend(
+            elf.libraries
+                .iter()
+                .map(|library| format!("the shared library {library}")),
+        );
         if needs.is_empty() {
             return Ok(());
         }
         problem(
-            format!("{path} is dynamically linked: it needs {}", needs.join(", ")),
+            format!(
+                "{path} is dynamically linked: it needs {}",
+                needs.join(", ")
+            ),
             "scratch has no libc: build for the musl target, whose C library is linked into the binary",
         )
     }
@@ -458,27 +591,45 @@ impl Image {
     /// Steps 06–08: the image's files are the service binary and nothing else.
     pub fn holds_only_the_binary(&self) -> Result<(), Problem> {
         let binary = self.service_binary().unwrap_or_default();
-        let others: Vec<&str> = self.files().own().into_iter().filter(|path| *path != binary).collect();
+        let others: Vec<&str> = self
+            .files()
+            .own()
+            .into_iter()
+            .filter(|path| *path != binary)
+            .collect();
         if others.is_empty() && self.files().contains(&binary) {
             return Ok(());
         }
         let shown: Vec<&str> = others.iter().take(5).copied().collect();
         problem(
-            format!("besides {binary:?} the image holds {} paths: {}", others.len(), shown.join(", ")),
+            format!(
+                "besides {binary:?} the image holds {} paths: {}",
+                others.len(),
+                shown.join(", ")
+            ),
             "start the final stage FROM scratch and COPY only the binary into it",
         )
     }
 
     /// Steps 06–08: no shell to exec into, or for an attacker to use.
     pub fn no_shell(&self) -> Result<(), Problem> {
-        let shells: Vec<&str> = ["/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "/bin/busybox"]
-            .into_iter()
-            .filter(|path| self.files().contains(path))
-            .collect();
+        let shells: Vec<&str> = [
+            "/bin/sh",
+            "/bin/bash",
+            "/usr/bin/sh",
+            "/usr/bin/bash",
+            "/bin/busybox",
+        ]
+        .into_iter()
+        .filter(|path| self.files().contains(path))
+        .collect();
         if shells.is_empty() {
             return Ok(());
         }
-        problem(format!("the image holds a shell: {}", shells.join(", ")), "an image FROM scratch has no shell unless you copy one in")
+        problem(
+            format!("the image holds a shell: {}", shells.join(", ")),
+            "an image FROM scratch has no shell unless you copy one in",
+        )
     }
 
     /// Step 08: nothing setuid or setgid.
@@ -493,7 +644,10 @@ impl Image {
         if flagged.is_empty() {
             return Ok(());
         }
-        problem(format!("setuid/setgid files: {}", flagged.join(", ")), "a runtime image needs no privilege-raising programs")
+        problem(
+            format!("setuid/setgid files: {}", flagged.join(", ")),
+            "a runtime image needs no privilege-raising programs",
+        )
     }
 
     /// Step 08: `USER` is numeric and not root (uid and, if given, gid).
@@ -507,10 +661,15 @@ impl Image {
                 "which user should the process run as, and how does Docker know without /etc/passwd?",
             ),
             None => problem(
-                format!("USER {user:?} is not numeric: scratch has no /etc/passwd to resolve it, and a runtime cannot prove a name is not root"),
+                format!(
+                    "USER {user:?} is not numeric: scratch has no /etc/passwd to resolve it, and a runtime cannot prove a name is not root"
+                ),
                 "give the user as uid:gid numbers",
             ),
-            Some(ids) if ids.contains(&0) => problem(format!("USER {user:?} is root"), "pick an unprivileged uid and gid"),
+            Some(ids) if ids.contains(&0) => problem(
+                format!("USER {user:?} is root"),
+                "pick an unprivileged uid and gid",
+            ),
             Some(_) => Ok(()),
         }
     }
@@ -520,13 +679,22 @@ impl Image {
         let config = self.config();
         let entrypoint: Vec<&str> = words(&config["Entrypoint"]);
         if entrypoint.is_empty() || entrypoint.first().is_some_and(|w| *w == "/bin/sh") {
-            return problem(format!("ENTRYPOINT {entrypoint:?} is not in exec form"), "write ENTRYPOINT [\"/binary\"]: no shell is needed, and the binary gets the signals");
+            return problem(
+                format!("ENTRYPOINT {entrypoint:?} is not in exec form"),
+                "write ENTRYPOINT [\"/binary\"]: no shell is needed, and the binary gets the signals",
+            );
         }
         let test: Vec<&str> = words(&config["Healthcheck"]["Test"]);
         match test.first() {
             Some(&"CMD") if test.get(1) == entrypoint.first() => Ok(()),
-            Some(&"CMD-SHELL") => problem(format!("HEALTHCHECK {test:?} needs a shell"), "use the exec form: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]"),
-            _ => problem(format!("HEALTHCHECK is {test:?}"), "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]"),
+            Some(&"CMD-SHELL") => problem(
+                format!("HEALTHCHECK {test:?} needs a shell"),
+                "use the exec form: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
+            ),
+            _ => problem(
+                format!("HEALTHCHECK is {test:?}"),
+                "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
+            ),
         }
     }
 
@@ -535,13 +703,21 @@ impl Image {
         let missing: Vec<&str> = ["title", "description", "source", "licenses"]
             .into_iter()
             .filter(|key| {
-                self.config()["Labels"][format!("org.opencontainers.image.{key}")].as_str().is_none_or(str::is_empty)
+                self.config()["Labels"][format!("org.opencontainers.image.{key}")]
+                    .as_str()
+                    .is_none_or(str::is_empty)
             })
             .collect();
         if missing.is_empty() {
             return Ok(());
         }
-        problem(format!("missing labels org.opencontainers.image.{{{}}}", missing.join(",")), "add them with LABEL in the final stage")
+        problem(
+            format!(
+                "missing labels org.opencontainers.image.{{{}}}",
+                missing.join(",")
+            ),
+            "add them with LABEL in the final stage",
+        )
     }
 }
 
@@ -564,7 +740,10 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 }
 
 fn words(value: &serde_json::Value) -> Vec<&str> {
-    value.as_array().map(|words| words.iter().filter_map(|w| w.as_str()).collect()).unwrap_or_default()
+    value
+        .as_array()
+        .map(|words| words.iter().filter_map(|w| w.as_str()).collect())
+        .unwrap_or_default()
 }
 
 /// The instructions of a BuildKit plain-progress log, each with whether it was CACHED.
@@ -572,7 +751,9 @@ fn words(value: &serde_json::Value) -> Vec<&str> {
 pub fn build_steps(log: &str) -> Vec<(String, bool)> {
     let mut steps: Vec<(String, String, bool)> = Vec::new();
     for line in log.lines() {
-        let Some((id, rest)) = line.split_once(' ') else { continue };
+        let Some((id, rest)) = line.split_once(' ') else {
+            continue;
+        };
         if !id.starts_with('#') {
             continue;
         }
@@ -580,15 +761,18 @@ pub fn build_steps(log: &str) -> Vec<(String, bool)> {
             if let Some(step) = steps.iter_mut().find(|(known, _, _)| known == id) {
                 step.2 = true;
             }
-        } else if rest.starts_with('[') && !steps.iter().any(|(known, _, _)| known == id) {
-            if let Some((_, instruction)) = rest.split_once("] ") {
-                if !rest.starts_with("[internal]") {
-                    steps.push((id.to_string(), instruction.to_string(), false));
-                }
-            }
+        } else if rest.starts_with('[')
+            && !rest.starts_with("[internal]")
+            && !steps.iter().any(|(known, _, _)| known == id)
+            && let Some((_, instruction)) = rest.split_once("] ")
+        {
+            steps.push((id.to_string(), instruction.to_string(), false));
         }
     }
-    steps.into_iter().map(|(_, instruction, cached)| (instruction, cached)).collect()
+    steps
+        .into_iter()
+        .map(|(_, instruction, cached)| (instruction, cached))
+        .collect()
 }
 
 /// The failing instruction, the error and the last lines of a failed build.
@@ -600,14 +784,28 @@ fn describe_build_failure(slug: &str, command: &str, log: &str, log_path: &str) 
         .iter()
         .rev()
         .find(|line| line.starts_with(" > [") && line.ends_with(':'))
-        .map(|line| line.trim_start_matches(" > ").trim_end_matches(':').to_string())
-        .or_else(|| lines.iter().rev().find(|l| l.starts_with("Step ")).map(|l| l.to_string()))
-        .unwrap_or_else(|| "(none: the Dockerfile could not be read or parsed; see the error)".into());
+        .map(|line| {
+            line.trim_start_matches(" > ")
+                .trim_end_matches(':')
+                .to_string()
+        })
+        .or_else(|| {
+            lines
+                .iter()
+                .rev()
+                .find(|l| l.starts_with("Step "))
+                .map(|l| l.to_string())
+        })
+        .unwrap_or_else(|| {
+            "(none: the Dockerfile could not be read or parsed; see the error)".into()
+        });
     // The first error the failing step printed (cargo's, say) explains more than
     // BuildKit's closing "executor failed" line.
-    let failed_step = lines
-        .iter()
-        .find_map(|line| line.split_once(" ERROR").map(|(id, _)| id).filter(|id| id.starts_with('#')));
+    let failed_step = lines.iter().find_map(|line| {
+        line.split_once(" ERROR")
+            .map(|(id, _)| id)
+            .filter(|id| id.starts_with('#'))
+    });
     let is_error = |line: &&&str| {
         let lower = line.to_lowercase();
         lower.contains("error") || lower.starts_with("failed to")
