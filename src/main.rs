@@ -11,6 +11,7 @@ use salvo::prelude::*;
 
 const DEFAULT_PORT: u16 = 8080;
 
+// ANCHOR: router
 #[handler]
 async fn ping() -> &'static str {
     "PONG"
@@ -20,6 +21,7 @@ async fn ping() -> &'static str {
 fn router() -> Router {
     Router::new().push(Router::with_path("ping").get(ping))
 }
+// ANCHOR_END: router
 
 /// The port to listen on: `PORT` from the environment, else 8080.
 fn port() -> Result<u16, String> {
@@ -60,12 +62,15 @@ async fn serve(port: u16) -> ExitCode {
     let acceptor = match TcpListener::new(addr).try_bind().await {
         Ok(acceptor) => acceptor,
         Err(error) => {
-            eprintln!("ping: cannot listen on {addr}: {error}. Is another process using port {port}?");
+            eprintln!(
+                "ping: cannot listen on {addr}: {error}. Is another process using port {port}?"
+            );
             return ExitCode::FAILURE;
         }
     };
     let server = Server::new(acceptor);
 
+    // ANCHOR: shutdown
     // In a container this process is PID 1, and the kernel ignores SIGTERM for a PID 1
     // that installed no handler: `docker stop` would wait 10 s and then kill it.
     let handle = server.handle();
@@ -75,6 +80,7 @@ async fn serve(port: u16) -> ExitCode {
         handle.stop_graceful(Duration::from_secs(5));
     });
 
+    // ANCHOR_END: shutdown
     println!("ping: listening on http://{addr}");
     server.serve(router()).await;
     println!("ping: stopped");

@@ -7,7 +7,9 @@ fn step_slugs() -> Vec<String> {
     let mut slugs: Vec<String> = std::fs::read_dir(repo_root().join("steps"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|name| name.as_bytes().first().is_some_and(u8::is_ascii_digit) && !name.starts_with("00-"))
+        .filter(|name| {
+            name.as_bytes().first().is_some_and(u8::is_ascii_digit) && !name.starts_with("00-")
+        })
         .collect();
     slugs.sort();
     slugs
@@ -22,14 +24,25 @@ fn every_step_has_a_test_and_every_step_test_a_step() {
     let slugs = step_slugs();
     assert!(slugs.len() >= 8, "expected steps 01..08, found {slugs:?}");
     for slug in &slugs {
-        let test = repo_root().join("tests").join(format!("{}.rs", test_name(slug)));
-        assert!(test.is_file(), "steps/{slug} has no test: expected {}", test.display());
+        let test = repo_root()
+            .join("tests")
+            .join(format!("{}.rs", test_name(slug)));
+        assert!(
+            test.is_file(),
+            "steps/{slug} has no test: expected {}",
+            test.display()
+        );
     }
     for entry in std::fs::read_dir(repo_root().join("tests")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if let Some(test) = name.strip_prefix("step").and_then(|rest| rest.strip_suffix(".rs")) {
+        if let Some(test) = name
+            .strip_prefix("step")
+            .and_then(|rest| rest.strip_suffix(".rs"))
+        {
             assert!(
-                slugs.iter().any(|slug| test_name(slug) == format!("step{test}")),
+                slugs
+                    .iter()
+                    .any(|slug| test_name(slug) == format!("step{test}")),
                 "tests/{name} has no step folder under steps/"
             );
         }
@@ -40,9 +53,19 @@ fn every_step_has_a_test_and_every_step_test_a_step() {
 fn every_step_toml_is_complete_and_consistent() {
     for slug in step_slugs() {
         let step = Step::get(&slug);
-        assert_eq!(step.facts.image, format!("ping:{slug}"), "steps/{slug}/step.toml: image");
-        assert!(step.facts.build.contains(&slug), "steps/{slug}/step.toml: the build command should name the step");
-        assert!(!step.dockerfiles().is_empty(), "steps/{slug} has no Dockerfile");
+        assert_eq!(
+            step.facts.image,
+            format!("ping:{slug}"),
+            "steps/{slug}/step.toml: image"
+        );
+        assert!(
+            step.facts.build.contains(&slug),
+            "steps/{slug}/step.toml: the build command should name the step"
+        );
+        assert!(
+            !step.dockerfiles().is_empty(),
+            "steps/{slug} has no Dockerfile"
+        );
         let budget = &step.facts.budget;
         assert!(
             budget.max_mb.is_some() != (budget.base.is_some() && budget.over_base_mb.is_some()),
@@ -56,7 +79,10 @@ fn base_images_are_pinned() {
     for slug in step_slugs() {
         for image in Step::get(&slug).base_images() {
             let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
-            assert!(!tag.is_empty() && tag != "latest", "steps/{slug}: FROM {image} is not pinned to a version");
+            assert!(
+                !tag.is_empty() && tag != "latest",
+                "steps/{slug}: FROM {image} is not pinned to a version"
+            );
         }
     }
 }
@@ -65,9 +91,15 @@ fn base_images_are_pinned() {
 fn the_top_level_dockerfile_is_step_08() {
     for (top, step) in [
         ("Dockerfile", "steps/08-production/Dockerfile"),
-        ("Dockerfile.dockerignore", "steps/08-production/Dockerfile.dockerignore"),
+        (
+            "Dockerfile.dockerignore",
+            "steps/08-production/Dockerfile.dockerignore",
+        ),
     ] {
         let read = |path: &str| std::fs::read_to_string(repo_root().join(path)).unwrap();
-        assert!(read(top) == read(step), "{top} differs from {step}: they must be the same file. Copy one onto the other.");
+        assert!(
+            read(top) == read(step),
+            "{top} differs from {step}: they must be the same file. Copy one onto the other."
+        );
     }
 }

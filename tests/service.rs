@@ -25,7 +25,10 @@ impl Service {
         let service = Service { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "ping did not listen on {port}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ping did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         service
@@ -36,7 +39,9 @@ impl Service {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status();
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status();
         assert!(status.expect("run kill").success(), "kill -s {name} failed");
     }
 
@@ -61,11 +66,19 @@ impl Drop for Service {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 async fn get(url: &str) -> (u16, String) {
@@ -89,8 +102,16 @@ async fn unknown_paths_are_404() {
 #[tokio::test]
 async fn other_methods_on_ping_are_405() {
     let service = Service::start();
-    for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
-        let response = client().request(method.clone(), service.url("/ping")).send().await.unwrap();
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = client()
+            .request(method.clone(), service.url("/ping"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 405, "{method} /ping");
     }
 }
@@ -99,11 +120,16 @@ async fn other_methods_on_ping_are_405() {
 async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
     let service = Service::start();
     let mut stream = TcpStream::connect(("127.0.0.1", service.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(b"THIS IS NOT HTTP\r\n\r\n").unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "expected a 400 answer, got {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "expected a 400 answer, got {answer:?}"
+    );
     assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
 }
 
@@ -111,7 +137,9 @@ async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
 fn sigterm_stops_it_with_exit_code_0_within_a_second() {
     let mut service = Service::start();
     service.signal("TERM");
-    let status = service.exit_within(Duration::from_secs(1)).expect("ping still runs 1 s after SIGTERM");
+    let status = service
+        .exit_within(Duration::from_secs(1))
+        .expect("ping still runs 1 s after SIGTERM");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
 
@@ -119,7 +147,9 @@ fn sigterm_stops_it_with_exit_code_0_within_a_second() {
 fn sigint_stops_it_with_exit_code_0_within_a_second() {
     let mut service = Service::start();
     service.signal("INT");
-    let status = service.exit_within(Duration::from_secs(1)).expect("ping still runs 1 s after SIGINT");
+    let status = service
+        .exit_within(Duration::from_secs(1))
+        .expect("ping still runs 1 s after SIGINT");
     assert_eq!(status.code(), Some(0), "exit status after SIGINT");
 }
 
@@ -128,16 +158,28 @@ async fn a_request_in_flight_when_sigterm_arrives_still_completes() {
     let mut service = Service::start();
     // Open a connection and send half a request, so the server has work in flight.
     let mut stream = TcpStream::connect(("127.0.0.1", service.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    stream.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     service.signal("TERM");
     std::thread::sleep(Duration::from_millis(100));
     stream.write_all(b"Connection: close\r\n\r\n").unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG"), "got {answer:?}");
-    assert_eq!(service.exit_within(Duration::from_secs(2)).and_then(|s| s.code()), Some(0));
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG"),
+        "got {answer:?}"
+    );
+    assert_eq!(
+        service
+            .exit_within(Duration::from_secs(2))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
 }
 
 #[test]
@@ -194,7 +236,9 @@ fn an_invalid_port_is_refused_with_a_clear_message() {
             .timeout(Duration::from_secs(10))
             .assert()
             .code(2)
-            .stderr(predicates::str::contains("PORT must be a port number from 1 to 65535"));
+            .stderr(predicates::str::contains(
+                "PORT must be a port number from 1 to 65535",
+            ));
     }
 }
 
@@ -208,7 +252,9 @@ fn a_port_in_use_is_refused_with_a_clear_message() {
         .timeout(Duration::from_secs(10))
         .assert()
         .failure()
-        .stderr(predicates::str::contains(format!("cannot listen on 0.0.0.0:{port}")));
+        .stderr(predicates::str::contains(format!(
+            "cannot listen on 0.0.0.0:{port}"
+        )));
 }
 
 #[test]
@@ -219,5 +265,7 @@ fn an_unknown_command_is_refused_with_usage() {
         .timeout(Duration::from_secs(10))
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("Usage: ping [serve | healthcheck]"));
+        .stderr(predicates::str::contains(
+            "Usage: ping [serve | healthcheck]",
+        ));
 }

@@ -59,7 +59,11 @@ impl Files {
         for entry in archive.entries().expect("read the exported tar stream") {
             let entry = entry.expect("read a tar entry");
             let header = entry.header();
-            let path = entry.path().expect("a tar entry path").display().to_string();
+            let path = entry
+                .path()
+                .expect("a tar entry path")
+                .display()
+                .to_string();
             let path = format!("/{}", path.trim_start_matches("./").trim_matches('/'));
             if path == "/" {
                 continue;

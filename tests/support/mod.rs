@@ -2,6 +2,7 @@
 //! way the book says, run it, look inside it, and say clearly what is wrong.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod book;
 pub mod docker;
 mod files;
 pub mod running;

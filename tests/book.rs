@@ -1,0 +1,264 @@
+//! The book cannot rot: it builds, every include resolves, code is included rather than
+//! pasted, no measured number is typed by hand, and generated files are fresh.
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::book::{self, GENERATE};
+use support::repo_root;
+
+fn src() -> PathBuf {
+    repo_root().join("book/src")
+}
+
+/// The hand-written chapters (not generated files), with their text.
+fn chapters() -> Vec<(PathBuf, String)> {
+    let mut chapters: Vec<(PathBuf, String)> = std::fs::read_dir(src())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect();
+    chapters.sort();
+    chapters
+}
+
+/// `{{#include path}}` or `{{#include path:anchor}}` directives of a text.
+fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    text.match_indices("{{#include ")
+        .filter_map(|(start, _)| {
+            let rest = &text[start + "{{#include ".len()..];
+            let inner = rest.split("}}").next()?.trim();
+            let (path, anchor) = match inner.rsplit_once(':') {
+                Some((path, anchor)) => (path.to_string(), Some(anchor.to_string())),
+                None => (inner.to_string(), None),
+            };
+            Some((path, anchor))
+        })
+        .collect()
+}
+
+#[test]
+fn generated_files_are_fresh() {
+    let stale: Vec<String> = book::render_all()
+        .into_iter()
+        .filter(|file| {
+            std::fs::read_to_string(repo_root().join(&file.path))
+                .ok()
+                .as_deref()
+                != Some(file.content.as_str())
+        })
+        .map(|file| file.path.display().to_string())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "generated files are stale or missing: {}\nRegenerate them: {GENERATE}",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn every_step_has_a_chapter_in_the_summary() {
+    let summary = std::fs::read_to_string(src().join("SUMMARY.md")).unwrap();
+    for slug in book::step_slugs() {
+        assert!(
+            src().join(format!("{slug}.md")).is_file(),
+            "steps/{slug} has no chapter book/src/{slug}.md"
+        );
+        assert!(
+            summary.contains(&format!("({slug}.md)")),
+            "book/src/SUMMARY.md does not list {slug}.md"
+        );
+    }
+    for (path, _) in chapters() {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            name == "SUMMARY.md" || summary.contains(&format!("({name})")),
+            "SUMMARY.md does not list {name}"
+        );
+    }
+}
+
+#[test]
+fn every_include_resolves_to_a_file_and_a_non_empty_anchor() {
+    for (chapter, text) in chapters() {
+        for (path, anchor) in includes(&text) {
+            let target = chapter.parent().unwrap().join(&path);
+            let content = std::fs::read_to_string(&target).unwrap_or_else(|_| {
+                panic!(
+                    "{}: includes {path}, which does not exist",
+                    chapter.display()
+                )
+            });
+            if let Some(anchor) = anchor {
+                let start = format!("ANCHOR: {anchor}");
+                let end = format!("ANCHOR_END: {anchor}");
+                let (Some(from), Some(to)) = (content.find(&start), content.find(&end)) else {
+                    panic!(
+                        "{}: {path} has no anchor {anchor:?} (ANCHOR/ANCHOR_END)",
+                        chapter.display()
+                    );
+                };
+                let between = &content[from + start.len()..to];
+                let lines = between
+                    .lines()
+                    .skip(1)
+                    .filter(|line| !line.trim().is_empty())
+                    .count();
+                assert!(
+                    lines > 1,
+                    "{}: anchor {anchor:?} in {path} is empty",
+                    chapter.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn code_blocks_are_included_never_pasted() {
+    for (chapter, text) in chapters() {
+        let mut in_block = false;
+        for (number, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if in_block {
+                assert!(
+                    line.trim().is_empty() || line.trim().starts_with("{{#include "),
+                    "{}:{}: code is pasted into the chapter; include it from the file the tests run instead:\n  {line}",
+                    chapter.display(),
+                    number + 1
+                );
+            }
+        }
+    }
+}
+
+/// A number followed by a unit of size, time, or speed is a measurement: it must come
+/// from a generated file, never be typed into a chapter.
+#[test]
+fn no_measured_number_is_typed_by_hand() {
+    const UNITS: &[&str] = &[
+        "B", "kB", "KB", "MB", "GB", "KiB", "MiB", "GiB", "ms", "s", "%", "x", "req/s", "seconds",
+        "minutes",
+    ];
+    for (chapter, text) in chapters() {
+        let bytes = text.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            if bytes[index].is_ascii_digit()
+                && (index == 0 || !bytes[index - 1].is_ascii_alphanumeric())
+            {
+                let mut end = index;
+                while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
+                    end += 1;
+                }
+                let after = text[end..].trim_start_matches(' ');
+                let unit = after
+                    .split(|c: char| !(c.is_ascii_alphabetic() || c == '%' || c == '/'))
+                    .next()
+                    .unwrap_or("");
+                assert!(
+                    !UNITS.contains(&unit),
+                    "{}: \"{} {unit}\" looks like a measurement typed by hand; include it from book/src/generated/ instead",
+                    chapter.display(),
+                    &text[index..end],
+                );
+                index = end;
+            }
+            index += 1;
+        }
+    }
+}
+
+fn mdbook() -> Command {
+    let found = Command::new("mdbook")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        found,
+        "mdbook is not installed, and `cargo test` builds the book. Install it: `cargo install mdbook --locked`"
+    );
+    Command::new("mdbook")
+}
+
+#[test]
+fn the_book_builds_with_working_internal_links() {
+    let out = std::env::temp_dir().join(format!("ping-workshop-book-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = mdbook()
+        .arg("build")
+        .arg(repo_root().join("book"))
+        .arg("--dest-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "mdbook build failed:\n{log}");
+    assert!(
+        !log.contains("[WARN]") && !log.contains("WARN "),
+        "mdbook build warned:\n{log}"
+    );
+
+    let mut pages = Vec::new();
+    collect_html(&out, &mut pages);
+    assert!(
+        pages.iter().any(|page| page.ends_with("print.html")),
+        "the print page was not built"
+    );
+    for page in &pages {
+        let html = std::fs::read_to_string(page).unwrap();
+        assert!(
+            !html.contains("{{#"),
+            "{}: an mdBook directive was left unexpanded",
+            page.display()
+        );
+        assert!(
+            !html.contains("<code class=\"language-dockerfile\"></code>"),
+            "{}: an empty code block",
+            page.display()
+        );
+        for link in html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+        {
+            if link.contains("://")
+                || link.starts_with('#')
+                || link.starts_with("mailto:")
+                || link.is_empty()
+            {
+                continue;
+            }
+            let target = link.split('#').next().unwrap();
+            if target.is_empty() {
+                continue;
+            }
+            let resolved = page.parent().unwrap().join(target);
+            assert!(resolved.exists(), "{}: broken link {link}", page.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn collect_html(dir: &Path, pages: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_html(&path, pages);
+        } else if path.extension().is_some_and(|ext| ext == "html") {
+            pages.push(path);
+        }
+    }
+}
