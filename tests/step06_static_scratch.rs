@@ -7,6 +7,7 @@ async fn a_static_binary_alone_in_scratch() {
     let image = Step::get("06-static-scratch").build();
     image.assert_pongs().await;
     image.assert_within_budget();
+    image.assert_size_matches_the_book();
     image.assert(Image::binary_is_static);
     image.assert(Image::holds_only_the_binary);
     image.assert(Image::no_shell);

@@ -8,6 +8,7 @@ use support::{Image, Step};
 async fn the_production_image_is_hardened() {
     let image = Step::get("08-production").build();
     image.assert_within_budget();
+    image.assert_size_matches_the_book();
     image.assert(Image::runs_as_numeric_non_root_user);
     image.assert(Image::exec_form_entrypoint_and_healthcheck);
     image.assert(Image::has_oci_labels);

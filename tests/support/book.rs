@@ -220,58 +220,58 @@ fn numbers(step: &Step, results: Option<&Results>) -> String {
         return out;
     };
     let (budget_mb, _) = budget_label(step);
+    let rows = [
+        (
+            "image size",
+            format!("{} (budget {budget_mb})", human_size(measured.size_bytes)),
+        ),
+        (
+            "compressed (`docker save \\| gzip`)",
+            human_size(measured.compressed_bytes),
+        ),
+        (
+            "layers, files",
+            format!("{}, {}", measured.layers, measured.files),
+        ),
+        (
+            "cold build",
+            or_dash(measured.cold_build_s, |s| format!("{s:.0} s")),
+        ),
+        (
+            "rebuild after a source-only change",
+            or_dash(measured.rebuild_s, |s| format!("{s:.0} s")),
+        ),
+        (
+            "`docker run` to first PONG",
+            or_dash(measured.first_pong_ms, |ms| format!("{ms:.0} ms")),
+        ),
+        (
+            "idle memory (process RSS)",
+            or_dash(measured.idle_rss_kb, |kb| {
+                format!("{:.1} MB", kb as f64 / 1000.0)
+            }),
+        ),
+        (
+            "`docker stop`",
+            or_dash(measured.stop_s.zip(measured.stop_exit_code), |(s, code)| {
+                format!("{s:.2} s, exit code {code}")
+            }),
+        ),
+        (
+            "requests per second",
+            or_dash(measured.requests_per_s, |rps| format!("{rps:.0}")),
+        ),
+        (
+            "latency p50 / p99",
+            or_dash(measured.p50_ms.zip(measured.p99_ms), |(p50, p99)| {
+                format!("{p50:.2} ms / {p99:.2} ms")
+            }),
+        ),
+    ];
     let _ = writeln!(out, "| what | measured |\n|---|---|");
-    let _ = writeln!(
-        out,
-        "| image size | {} (budget {budget_mb}) |",
-        human_size(measured.size_bytes)
-    );
-    let _ = writeln!(
-        out,
-        "| compressed (`docker save \\| gzip`) | {} |",
-        human_size(measured.compressed_bytes)
-    );
-    let _ = writeln!(
-        out,
-        "| layers, files | {}, {} |",
-        measured.layers, measured.files
-    );
-    let _ = writeln!(
-        out,
-        "| cold build | {} |",
-        or_dash(measured.cold_build_s, |s| format!("{s:.0} s"))
-    );
-    let _ = writeln!(
-        out,
-        "| rebuild after a source-only change | {} |",
-        or_dash(measured.rebuild_s, |s| format!("{s:.0} s"))
-    );
-    let _ = writeln!(
-        out,
-        "| `docker run` to first PONG | {} |",
-        or_dash(measured.first_pong_ms, |ms| format!("{ms:.0} ms"))
-    );
-    let _ = writeln!(
-        out,
-        "| idle memory (process RSS) | {} |",
-        or_dash(measured.idle_rss_kb, |kb| format!(
-            "{:.1} MB",
-            kb as f64 / 1000.0
-        ))
-    );
-    let _ = writeln!(
-        out,
-        "| `docker stop` | {} |",
-        or_dash(
-            measured.stop_s.zip(measured.stop_exit_code),
-            |(s, code)| format!("{s:.2} s, exit code {code}")
-        )
-    );
-    let _ = writeln!(
-        out,
-        "| requests per second | {} |",
-        or_dash(measured.requests_per_s, |rps| format!("{rps:.0}"))
-    );
+    for (what, value) in rows {
+        let _ = writeln!(out, "| {what} | {value} |");
+    }
     let _ = writeln!(out, "\n{}", provenance(results));
     out
 }

@@ -346,6 +346,38 @@ impl Image {
         );
     }
 
+    /// The size the book shows (book/src/generated/results.json) must still be true.
+    /// Only for steps whose size does not depend on which base image was used.
+    pub fn assert_size_matches_the_book(&self) {
+        const TOLERANCE: f64 = 0.05;
+        let results = super::book::Results::load().unwrap_or_else(|| {
+            panic!(
+                "book/src/generated/results.json is missing: run `{}`",
+                super::book::MEASURE
+            )
+        });
+        let Some(shown) = results.step(&self.step.slug) else {
+            panic!(
+                "results.json has no size for step {}: run `{} --steps {}`",
+                self.step.slug,
+                super::book::MEASURE,
+                &self.step.slug[..2]
+            );
+        };
+        let ratio = self.size_bytes() as f64 / shown.size_bytes as f64;
+        assert!(
+            (ratio - 1.0).abs() <= TOLERANCE,
+            "the book shows {} for {}, but it is {:.2} MB now ({:+.1}%, tolerance {:.0}%). Measure again: `{} --steps {}`",
+            super::book::human_size(shown.size_bytes),
+            self.tag,
+            self.size_mb(),
+            (ratio - 1.0) * 100.0,
+            TOLERANCE * 100.0,
+            super::book::MEASURE,
+            &self.step.slug[..2]
+        );
+    }
+
     /// Runs a check that must pass on this image.
     pub fn assert(&self, check: impl Fn(&Image) -> Result<(), Problem>) {
         if let Err(problem) = check(self) {
