@@ -62,6 +62,25 @@ fn generated_files_are_fresh() {
 }
 
 #[test]
+fn the_chart_is_an_svg_a_browser_can_show() {
+    let svg = std::fs::read_to_string(src().join("generated/ladder.svg")).unwrap();
+    // An XML comment may not contain "--" (as in `cargo run --example`): the browser would
+    // refuse the whole file. The generator says where it comes from in <desc> instead.
+    assert!(
+        svg.starts_with("<svg "),
+        "ladder.svg must start with its <svg> element"
+    );
+    assert!(
+        !svg.contains("<!--"),
+        "ladder.svg must not contain XML comments"
+    );
+    assert!(
+        svg.trim_end().ends_with("</svg>"),
+        "ladder.svg is incomplete"
+    );
+}
+
+#[test]
 fn every_step_has_a_chapter_in_the_summary() {
     let summary = std::fs::read_to_string(src().join("SUMMARY.md")).unwrap();
     for slug in book::step_slugs() {

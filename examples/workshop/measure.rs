@@ -254,7 +254,9 @@ fn pong_once(port: u16) -> bool {
     }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG")
+    // hyper answers an HTTP/1.0 request with an HTTP/1.0 status line.
+    (answer.starts_with("HTTP/1.1 200 ") || answer.starts_with("HTTP/1.0 200 "))
+        && answer.ends_with("PONG")
 }
 
 fn median(values: &mut [f64]) -> f64 {
