@@ -1,23 +1,7 @@
 //! Drift checks that need no Docker: steps, tests and the top-level Dockerfile agree.
 mod support;
+use support::book::{step_slugs, test_name};
 use support::{Step, repo_root};
-
-/// The numbered step folders, `NN-slug`, without 00 (base images, not a lesson).
-fn step_slugs() -> Vec<String> {
-    let mut slugs: Vec<String> = std::fs::read_dir(repo_root().join("steps"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|name| {
-            name.as_bytes().first().is_some_and(u8::is_ascii_digit) && !name.starts_with("00-")
-        })
-        .collect();
-    slugs.sort();
-    slugs
-}
-
-fn test_name(slug: &str) -> String {
-    format!("step{}", slug.replacen('-', "_", 1).replace('-', "_"))
-}
 
 #[test]
 fn every_step_has_a_test_and_every_step_test_a_step() {
