@@ -1,7 +1,7 @@
 //! Drift checks that need no Docker: steps, tests and the top-level Dockerfile agree.
 mod support;
 use support::book::{step_slugs, test_name};
-use support::{Step, repo_root};
+use support::{Check, Step, repo_root};
 
 #[test]
 fn every_step_has_a_test_and_every_step_test_a_step() {
@@ -50,10 +50,48 @@ fn every_step_toml_is_complete_and_consistent() {
             !step.dockerfiles().is_empty(),
             "steps/{slug} has no Dockerfile"
         );
-        let budget = &step.facts.budget;
+        // Every step answers PONG; every step after the naive one has a size budget
+        // and checks it; each teaches something new that the step before it fails.
+        let checks = &step.facts.checks;
         assert!(
-            budget.max_mb.is_some() != (budget.base.is_some() && budget.over_base_mb.is_some()),
-            "steps/{slug}/step.toml: [budget] needs either max_mb, or base and over_base_mb"
+            checks.contains(&Check::AnswersPong),
+            "steps/{slug}/step.toml: checks must include answers_pong"
+        );
+        let first = step.previous().is_none();
+        assert_eq!(
+            step.facts.budget.is_some(),
+            !first,
+            "steps/{slug}/step.toml: every step but the first has a [budget]"
+        );
+        assert_eq!(
+            checks.contains(&Check::WithinBudget),
+            !first,
+            "steps/{slug}/step.toml: within_budget is checked exactly when there is a [budget]"
+        );
+        if let Some(budget) = &step.facts.budget {
+            assert!(
+                budget.max_mb.is_some() != (budget.base.is_some() && budget.over_base_mb.is_some()),
+                "steps/{slug}/step.toml: [budget] needs either max_mb, or base and over_base_mb"
+            );
+        }
+        for (i, check) in checks.iter().enumerate() {
+            assert!(
+                !checks[..i].contains(check),
+                "steps/{slug}/step.toml: {} is listed twice",
+                check.name()
+            );
+        }
+        for new in &step.facts.new {
+            assert!(
+                checks.contains(new),
+                "steps/{slug}/step.toml: the new check {} is not in checks",
+                new.name()
+            );
+        }
+        assert_eq!(
+            step.facts.new.is_empty(),
+            first,
+            "steps/{slug}/step.toml: every step but the first lists its `new` checks"
         );
     }
 }

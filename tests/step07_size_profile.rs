@@ -1,15 +1,15 @@
 //! Step 07: a size-tuned cargo profile. The same scratch image, a smaller binary.
+//! The checks are listed in the step's step.toml; `cargo workshop check` runs the same ones.
 mod support;
-use support::{Image, Step};
+use support::Step;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dist_profile_makes_the_binary_smaller() {
-    let plain = Step::get("06-static-scratch").build();
-    let image = Step::get("07-size-profile").build();
-    image.assert_pongs().await;
-    image.assert_within_budget();
+    let step = Step::get("07-size-profile");
+    let previous = step.previous().expect("a previous step").build();
+    let image = step.build();
     image.assert_size_matches_the_book();
-    image.assert_smaller_than(&plain);
-    image.assert(Image::binary_is_static);
-    image.assert(Image::holds_only_the_binary);
+    image.assert_smaller_than(&previous);
+    step.assert_checks_pass(image).await;
+    step.assert_new_checks_catch(previous).await;
 }

@@ -3,14 +3,16 @@
 # image, copy the binary out through the host, build a second image around it.
 # Run it from the repository root.
 set -eu
-here=steps/03-builder-pattern
+here="$(dirname "$0")"
+# The run image's name; `cargo workshop check 03` sets TAG when it runs your copy.
+tag="${TAG:-ping:03-builder-pattern}"
 
-docker build -f "$here/Dockerfile.build" -t ping:03-build .
+docker build -f "$here/Dockerfile.build" -t "$tag-build" .
 
 # A container is the only way to reach into an image's files: create one, copy, remove it.
-container="$(docker create ping:03-build)"
+container="$(docker create "$tag-build")"
 out="$(mktemp -d)"
 trap 'docker rm "$container" >/dev/null; rm -rf "$out"' EXIT
 docker cp "$container:/app/target/release/ping" "$out/ping"
 
-docker build -f "$here/Dockerfile.run" -t ping:03-builder-pattern "$out"
+docker build -f "$here/Dockerfile.run" -t "$tag" "$out"

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::learner::{CHECK, DOCTOR, PROGRESS};
 use super::running::HARDENED_FLAGS;
 use super::{MB, Step, repo_root};
 
@@ -70,7 +71,9 @@ pub fn render_all() -> Vec<Generated> {
             format!("{slug}.numbers.md"),
             numbers(&step, results.as_ref()),
         );
+        add(format!("{slug}.yours.md"), yours(&step));
     }
+    add("learner.commands.md".into(), learner_commands());
     add(
         "measure.commands.md".into(),
         format!(
@@ -101,6 +104,63 @@ fn commands(step: &Step) -> String {
          # in a second terminal\ncurl http://localhost:8080/ping\n# check the step\ncargo test --test {test}\n```\n",
         build = step.facts.build,
         test = test_name(&step.slug),
+    )
+}
+
+/// "Your turn": start from the previous step's files, check with the step's checks.
+fn yours(step: &Step) -> String {
+    let number = &step.slug[..2];
+    let mut files: Vec<String> = std::fs::read_dir(&step.dir)
+        .expect("read a step folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|name| name != "step.toml" && !name.ends_with(".dockerignore"))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    files.sort();
+    let files = match files.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let folder = step.yours_dir().display().to_string();
+    let start = match step.previous() {
+        Some(previous) => format!(
+            "Write your own {files} in `{folder}/`, starting from a copy of step {}'s files:",
+            &previous.slug[..2]
+        ),
+        None => format!("Write your own {files} in `{folder}/`:"),
+    };
+    let checks: String = step
+        .facts
+        .checks
+        .iter()
+        .map(|check| {
+            if step.facts.new.contains(check) {
+                format!("- **{}** (new in this step)\n", check.says())
+            } else {
+                format!("- {}\n", check.says())
+            }
+        })
+        .collect();
+    format!(
+        "{MD_HEADER}{start}\n\n```sh\n{}\n{CHECK} {number}\n```\n\n\
+         `{CHECK} {number}` builds your file as `{}-yours` with this step's build command, then \
+         runs the checks the step's own test runs on the reference:\n\n{checks}\n\
+         Each ✗ comes with what was found and a hint. `{PROGRESS}` lists every step you have \
+         checked.\n",
+        step.start_commands().join("\n"),
+        step.facts.image,
+    )
+}
+
+/// The learner's commands, for *Before you start* and the cheat sheet.
+fn learner_commands() -> String {
+    format!(
+        "{MD_HEADER}```sh\n# is this machine ready? every ✗ line says what to do\n{DOCTOR}\n\
+         # run step 05's checks on your yours/05-dependency-cache/Dockerfile\n{CHECK} 05\n\
+         # the same checks on a file anywhere\n{CHECK} 05 path/to/Dockerfile\n\
+         # which of your steps pass\n{PROGRESS}\n```\n"
     )
 }
 
@@ -219,12 +279,15 @@ fn numbers(step: &Step, results: Option<&Results>) -> String {
         let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
         return out;
     };
-    let (budget_mb, _) = budget_label(step);
-    let rows = [
-        (
-            "image size",
-            format!("{} (budget {budget_mb})", human_size(measured.size_bytes)),
+    let size = match budget_label(step) {
+        Some(budget) => format!("{} (budget {budget})", human_size(measured.size_bytes)),
+        None => format!(
+            "{} (no budget: the size is the lesson)",
+            human_size(measured.size_bytes)
         ),
+    };
+    let rows = [
+        ("image size", size),
         (
             "compressed (`docker save \\| gzip`)",
             human_size(measured.compressed_bytes),
@@ -276,12 +339,12 @@ fn numbers(step: &Step, results: Option<&Results>) -> String {
     out
 }
 
-fn budget_label(step: &Step) -> (String, String) {
-    let budget = &step.facts.budget;
+fn budget_label(step: &Step) -> Option<String> {
+    let budget = step.facts.budget.as_ref()?;
     match (&budget.base, budget.over_base_mb, budget.max_mb) {
-        (Some(base), Some(over), _) => (format!("{base} + {over} MB"), base.clone()),
-        (_, _, Some(max)) => (format!("{max} MB"), String::new()),
-        _ => ("none".into(), String::new()),
+        (Some(base), Some(over), _) => Some(format!("{base} + {over} MB")),
+        (_, _, Some(max)) => Some(format!("{max} MB")),
+        _ => None,
     }
 }
 

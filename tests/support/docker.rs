@@ -51,7 +51,8 @@ pub fn ensure_ready() {
     }
 }
 
-fn check_ready() -> Result<(), String> {
+/// Whether Docker answers and `docker build` uses BuildKit; what to do if not.
+pub fn check_ready() -> Result<(), String> {
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let version = Command::new("docker")
@@ -78,6 +79,16 @@ fn check_ready() -> Result<(), String> {
             String::from_utf8_lossy(&version.stderr).trim()
         ));
     }
+    check_buildkit_of(client).map(|_| ())
+}
+
+/// Whether `docker build` uses BuildKit with the `docker` first on PATH: how, or what to do.
+pub fn check_buildkit() -> Result<String, String> {
+    let client = run(&["version", "--format", "{{.Client.Version}}"]);
+    check_buildkit_of(String::from_utf8_lossy(&client.stdout).trim())
+}
+
+fn check_buildkit_of(client: &str) -> Result<String, String> {
     // Docker CLIs from 23.0 on build with the buildx plugin; without it they fall back
     // to the legacy builder, which ignores per-Dockerfile .dockerignore files.
     // Older CLIs have BuildKit built in and use it when DOCKER_BUILDKIT=1.
@@ -104,7 +115,11 @@ fn check_ready() -> Result<(), String> {
              /usr/bin/docker), and rerun."
         ));
     }
-    Ok(())
+    Ok(if has_buildx {
+        format!("client {client} builds with the buildx plugin")
+    } else {
+        format!("client {client} has BuildKit built in (the workshop sets DOCKER_BUILDKIT=1)")
+    })
 }
 
 fn which_docker() -> Option<String> {

@@ -3,14 +3,18 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod book;
+pub mod checks;
 pub mod docker;
+pub mod doctor;
 mod files;
+pub mod learner;
 pub mod running;
-mod step;
+pub mod step;
 
+pub use checks::{Check, Problem};
 pub use files::{Entry, Files};
 pub use running::Running;
-pub use step::{Image, Problem, Step};
+pub use step::{BuildFailure, Image, PREPARE, Step};
 
 /// Where the repository is: every command in the book runs from here.
 pub fn repo_root() -> &'static std::path::Path {

@@ -7,6 +7,8 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image as _, ImageExt};
 
+use super::checks::{Problem, problem};
+
 /// The port the service listens on inside the container.
 pub const PORT: u16 = 8080;
 /// How long a container may take from start to its first PONG.
@@ -28,21 +30,37 @@ pub fn request(tag: &str) -> ContainerRequest<GenericImage> {
 }
 
 impl Running {
-    /// Starts the container and waits until `GET /ping` answers; panics with the
-    /// container's logs if it exits or never answers.
-    pub async fn start(request: ContainerRequest<GenericImage>) -> Running {
+    /// Starts the container and waits until `GET /ping` answers, or says why it
+    /// cannot: Docker refused to start it, it exited, it listens on another port,
+    /// or it stayed silent for 30 s. Never waits longer than that.
+    pub async fn try_start(request: ContainerRequest<GenericImage>) -> Result<Running, Problem> {
         let tag = format!("{}:{}", request.image().name(), request.image().tag());
-        let container = request
-            .start()
-            .await
-            .unwrap_or_else(|error| panic!("cannot start a container of {tag}: {error}"));
+        let container = match request.start().await {
+            Ok(container) => container,
+            Err(error) => {
+                let error = error.to_string();
+                let hint = if error.contains("no such file or directory") {
+                    "Docker cannot execute the image's ENTRYPOINT/CMD: is the path right, and is \
+                     that file in the image?"
+                } else {
+                    "read Docker's error: the container was created but could not start"
+                };
+                return problem(format!("Docker could not start {tag}: {error}"), hint);
+            }
+        };
         let host = container.get_host().await.expect("container host");
-        let port = container
-            .get_host_port_ipv4(PORT)
-            .await
-            .unwrap_or_else(|error| {
-                panic!("{tag} publishes no port {PORT}: {error}. Does it EXPOSE {PORT}?")
-            });
+        let port = match container.get_host_port_ipv4(PORT).await {
+            Ok(port) => port,
+            Err(_) if !container.is_running().await.unwrap_or(false) => {
+                return Err(exited(&container, &tag).await);
+            }
+            Err(error) => {
+                return problem(
+                    format!("{tag} publishes no port {PORT}: {error}"),
+                    format!("the container exited at once, or the image does not EXPOSE {PORT}"),
+                );
+            }
+        };
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
@@ -53,32 +71,51 @@ impl Running {
             url: format!("http://{host}:{port}"),
             client,
         };
-        running.wait_until_ready(&tag).await;
-        running
+        running.wait_until_ready(&tag).await?;
+        Ok(running)
     }
 
-    async fn wait_until_ready(&self, tag: &str) {
+    async fn wait_until_ready(&self, tag: &str) -> Result<(), Problem> {
         let started = Instant::now();
         loop {
             if self.get("/ping").await.is_ok() {
-                return;
+                return Ok(());
             }
             if !self.container.is_running().await.unwrap_or(false) {
-                panic!(
-                    "the container of {tag} exited before answering /ping (exit code {:?}).\n{}",
-                    self.container.exit_code().await.ok().flatten(),
-                    self.logs().await
+                return Err(exited(&self.container, tag).await);
+            }
+            if let Some(port) = self.announced_port().filter(|port| *port != PORT) {
+                return problem(
+                    format!(
+                        "the service says it listens on port {port}, but the workshop reaches it on port {PORT}"
+                    ),
+                    "which port does the service read from its environment? Look for an ENV or \
+                     EXPOSE line naming another port",
                 );
             }
             if started.elapsed() > READY_WITHIN {
-                panic!(
-                    "the container of {tag} did not answer GET /ping on port {PORT} within {READY_WITHIN:?}. \
-                     Does the service listen on 0.0.0.0:{PORT}?\n{}",
-                    self.logs().await
+                return problem(
+                    format!(
+                        "the container of {tag} did not answer GET /ping on port {PORT} within {READY_WITHIN:?}\n{}",
+                        self.logs().await
+                    ),
+                    format!(
+                        "does the service listen on 0.0.0.0:{PORT}, and is it the service at all?"
+                    ),
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The port the service printed it listens on (`ping: listening on http://0.0.0.0:8080`).
+    fn announced_port(&self) -> Option<u16> {
+        let logs = super::docker::run(&["logs", self.id()]);
+        String::from_utf8_lossy(&logs.stdout)
+            .lines()
+            .find_map(|line| line.split_once("listening on http://"))
+            .and_then(|(_, address)| address.trim().rsplit_once(':'))
+            .and_then(|(_, port)| port.parse().ok())
     }
 
     /// `GET path`: the status code and the body.
@@ -92,24 +129,48 @@ impl Running {
         Ok((status, response.text().await?))
     }
 
-    pub async fn assert_pongs(&self) {
-        let (status, body) = self.get("/ping").await.expect("GET /ping");
-        assert_eq!(
-            (status, body.as_str()),
-            (200, "PONG"),
-            "GET /ping must answer 200 PONG"
-        );
-    }
-
     /// The container's stdout and stderr, for failure messages.
     pub async fn logs(&self) -> String {
-        let stdout = self.container.stdout_to_vec().await.unwrap_or_default();
-        let stderr = self.container.stderr_to_vec().await.unwrap_or_default();
-        format!(
-            "--- container stdout ---\n{}\n--- container stderr ---\n{}",
-            String::from_utf8_lossy(&stdout).trim_end(),
-            String::from_utf8_lossy(&stderr).trim_end()
-        )
+        logs(&self.container).await
+    }
+}
+
+async fn logs(container: &ContainerAsync<GenericImage>) -> String {
+    let stdout = container.stdout_to_vec().await.unwrap_or_default();
+    let stderr = container.stderr_to_vec().await.unwrap_or_default();
+    let mut shown = String::new();
+    for (name, bytes) in [("stdout", stdout), ("stderr", stderr)] {
+        let text = String::from_utf8_lossy(&bytes);
+        if !text.trim().is_empty() {
+            shown.push_str(&format!("--- container {name} ---\n{}\n", text.trim_end()));
+        }
+    }
+    if shown.is_empty() {
+        "(the container printed nothing)".into()
+    } else {
+        shown.trim_end().to_string()
+    }
+}
+
+/// The container stopped before it answered: its exit code, its output, and a hint.
+async fn exited(container: &ContainerAsync<GenericImage>, tag: &str) -> Problem {
+    let exit_code = container.exit_code().await.ok().flatten();
+    let logs = logs(container).await;
+    let hint = if logs.contains("no such file or directory") {
+        "the kernel could not execute the binary: is it in the image, at that path, and can it \
+         run there (a dynamically linked binary needs its loader and libc)?"
+    } else if exit_code == Some(0) {
+        "the program ended at once without serving: is the binary in the image the service, or \
+         a placeholder built for the dependency layer?"
+    } else {
+        "the container's own output above says why it stopped"
+    };
+    Problem {
+        found: format!(
+            "the container of {tag} exited (code {}) before answering GET /ping\n{logs}",
+            exit_code.map_or("unknown".into(), |code| code.to_string())
+        ),
+        hint: hint.into(),
     }
 }
 
@@ -189,8 +250,7 @@ impl Running {
         (ids[1], ids[2])
     }
 
-    /// Waits until Docker reports the container `healthy`; panics on `unhealthy` or a timeout.
-    pub async fn wait_healthy(&self, within: Duration) -> Duration {
+    pub async fn try_wait_healthy(&self, within: Duration) -> Result<Duration, Problem> {
         let started = Instant::now();
         loop {
             let status = super::docker::ok(&[
@@ -200,19 +260,32 @@ impl Running {
                 self.id(),
             ]);
             match status.as_str() {
-                "healthy" => return started.elapsed(),
-                "" => panic!("the container has no health check: add a HEALTHCHECK to the image"),
-                "unhealthy" => panic!(
-                    "the container became unhealthy: {}",
-                    super::docker::ok(&[
-                        "inspect",
-                        "--format",
-                        "{{json .State.Health.Log}}",
-                        self.id()
-                    ])
-                ),
+                "healthy" => return Ok(started.elapsed()),
+                "" => {
+                    return problem(
+                        "the container has no health check",
+                        "add a HEALTHCHECK to the image",
+                    );
+                }
+                "unhealthy" => {
+                    return problem(
+                        format!(
+                            "the container became unhealthy: {}",
+                            super::docker::ok(&[
+                                "inspect",
+                                "--format",
+                                "{{json .State.Health.Log}}",
+                                self.id()
+                            ])
+                        ),
+                        "run the HEALTHCHECK command by hand in a container: what does it print?",
+                    );
+                }
                 _ if started.elapsed() > within => {
-                    panic!("the container was still {status:?} after {within:?}")
+                    return problem(
+                        format!("the container was still {status:?} after {within:?}"),
+                        "how often does the HEALTHCHECK run, and how long is its start period?",
+                    );
                 }
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::running::{self, Running};
+use super::checks::{Check, Problem, problem};
 use super::{Files, MB, docker, repo_root};
 
 /// The facts of one step, from `steps/NN-slug/step.toml`: the same file the book reads.
@@ -24,7 +24,13 @@ pub struct Facts {
     /// The image is meant for production: the book also shows the hardened `docker run`.
     #[serde(default)]
     pub hardened: bool,
-    pub budget: Budget,
+    /// None for step 01, whose size is the problem and grows with your target/ folder.
+    pub budget: Option<Budget>,
+    /// What the step's image must pass: its test, `cargo workshop check` and the book use this list.
+    pub checks: Vec<Check>,
+    /// The checks that are new in this step: the previous step's image must fail each.
+    #[serde(default)]
+    pub new: Vec<Check>,
 }
 
 /// An image's size ceiling: absolute, or relative to a base image.
@@ -34,13 +40,20 @@ pub struct Budget {
     pub max_mb: Option<f64>,
     pub base: Option<String>,
     pub over_base_mb: Option<f64>,
+    /// What to think about when an image is over the budget.
+    pub hint: Option<String>,
 }
+
+/// How to get the base images when no registry can be reached.
+pub const PREPARE: &str = "steps/00-base-images/prepare.sh --offline";
 
 #[derive(Debug, Clone)]
 pub struct Step {
     pub slug: String,
     pub dir: PathBuf,
     pub facts: Facts,
+    /// In learner mode: the learner's Dockerfile (or script) the build uses instead.
+    pub learner_file: Option<PathBuf>,
 }
 
 impl Step {
@@ -55,6 +68,7 @@ impl Step {
             slug: slug.to_string(),
             dir,
             facts,
+            learner_file: None,
         }
     }
 
@@ -67,18 +81,23 @@ impl Step {
 
     /// The same build command, run in another directory (a modified copy of the context).
     pub fn build_in(&self, dir: &std::path::Path) -> Image {
-        let log = self.run_build(dir);
-        Image::of(self.clone(), log)
+        self.try_build_in(dir)
+            .unwrap_or_else(|failed| panic!("{}", failed.report))
     }
 
-    fn run_build(&self, dir: &std::path::Path) -> String {
+    pub fn try_build(&self) -> Result<Image, BuildFailure> {
+        self.try_build_in(repo_root())
+    }
+
+    pub fn try_build_in(&self, dir: &std::path::Path) -> Result<Image, BuildFailure> {
         docker::ensure_ready();
-        self.ensure_base_images();
+        self.ensure_base_images()?;
         let tags: Vec<&String> = std::iter::once(&self.facts.image)
             .chain(&self.facts.other_images)
             .collect();
         let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
 
+        let started = std::time::Instant::now();
         let mut command = Command::new("bash");
         command
             .args(["-c", &format!("exec 2>&1; {}", self.facts.build)])
@@ -91,46 +110,66 @@ impl Step {
         let log = String::from_utf8_lossy(&output.stdout).to_string();
         let log_path = self.save_log("build", &log);
         if !output.status.success() {
-            panic!(
-                "{}",
-                describe_build_failure(&self.slug, &self.facts.build, &log, &log_path)
-            );
+            let dockerfiles = self.dockerfiles();
+            let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
+            return Err(BuildFailure::from_log(
+                &self.slug,
+                &self.facts.build,
+                &log,
+                &log_path,
+                dockerfile,
+            ));
         }
 
         // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
         for (tag, old) in tags.iter().zip(previous) {
-            let new = docker::image_id(tag);
-            assert!(
-                new.is_some(),
-                "`{}` succeeded but did not create the image {tag}",
-                self.facts.build
-            );
-            if let Some(old) = old.filter(|old| Some(old) != new.as_ref()) {
+            let Some(new) = docker::image_id(tag) else {
+                return Err(BuildFailure::without_log(
+                    format!(
+                        "`{}` succeeded but did not create the image {tag}",
+                        self.facts.build
+                    ),
+                    if self.facts.build.starts_with("TAG=") {
+                        "your script gets the image's name in $TAG: tag the run image \"$TAG\", as the reference build.sh does".to_string()
+                    } else {
+                        format!("the build must tag its image {tag}")
+                    },
+                ));
+            };
+            if let Some(old) = old.filter(|old| *old != new) {
                 docker::remove_if_dangling(&old);
             }
         }
-        log
+        let mut image = Image::of(self.clone(), log);
+        image.build_time = started.elapsed();
+        Ok(image)
     }
 
     /// Step 05's experiment: copy the build context to a temporary folder, change
     /// only the source there (never the repository's files), and run the same build
     /// command in it. The returned image's `build_log` says what was CACHED.
     pub fn rebuild_after_source_change(&self) -> Image {
+        self.try_rebuild_after_source_change()
+            .unwrap_or_else(|failed| panic!("{}", failed.report))
+    }
+
+    pub fn try_rebuild_after_source_change(&self) -> Result<Image, BuildFailure> {
         let copy = std::env::temp_dir().join(format!(
-            "ping-workshop-{}-{}",
+            "ping-workshop-{}-{}-{}",
             self.slug,
-            std::process::id()
+            std::process::id(),
+            self.facts.image.replace([':', '/'], "-")
         ));
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(repo_root(), &copy);
         let main = copy.join("src/main.rs");
         let mut source = std::fs::read_to_string(&main).expect("read the copied src/main.rs");
         source.push_str(&format!(
-            "\n// A source-only change, made by the step {} test.\n",
+            "\n// A source-only change, made by the step {} check.\n",
             self.slug
         ));
         std::fs::write(&main, source).expect("change the copied src/main.rs");
-        let image = self.build_in(&copy);
+        let image = self.try_build_in(&copy);
         let _ = std::fs::remove_dir_all(&copy);
         image
     }
@@ -140,7 +179,9 @@ impl Step {
     /// there would defeat its build cache.
     fn save_log(&self, what: &str, text: &str) -> String {
         let dir = std::env::temp_dir().join("ping-workshop-logs");
-        let path = dir.join(format!("{}.{what}.log", self.slug));
+        // Named after the image: a learner's build never overwrites the reference's log.
+        let name = self.facts.image.replace([':', '/'], "-");
+        let path = dir.join(format!("{name}.{what}.log"));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(&path, text);
         path.display().to_string()
@@ -148,20 +189,25 @@ impl Step {
 
     /// Every `FROM` image of the step's Dockerfiles must be present or pullable;
     /// otherwise say how to prepare it rather than let the build hang on a registry.
-    fn ensure_base_images(&self) {
+    fn ensure_base_images(&self) -> Result<(), BuildFailure> {
         for image in self.base_images() {
             if docker::image_id(&image).is_some() {
                 continue;
             }
             let pulled = docker::run(&["pull", "--quiet", &image]).status.success();
             if !pulled {
-                panic!(
-                    "The base image {image} is not in your local Docker and cannot be pulled. Prepare it \
-                     (pulls it, or builds it locally without a registry): \
-                     `steps/00-base-images/prepare.sh --offline`, then rerun."
-                );
+                return Err(BuildFailure::without_log(
+                    format!(
+                        "the base image {image} is not in your local Docker and cannot be pulled"
+                    ),
+                    format!(
+                        "prepare it (pulls it, or builds it locally without a registry): \
+                         `{PREPARE}`, then rerun"
+                    ),
+                ));
             }
         }
+        Ok(())
     }
 
     /// The images the step's Dockerfiles start `FROM` (not stages, not scratch).
@@ -199,6 +245,9 @@ impl Step {
 
     /// The step's Dockerfiles: `Dockerfile` and `Dockerfile.*`, without the ignore files.
     pub fn dockerfiles(&self) -> Vec<PathBuf> {
+        if let Some(file) = self.learner_file.as_ref().filter(|f| !is_script(f)) {
+            return vec![file.clone()];
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .expect("read the step folder")
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -211,47 +260,29 @@ impl Step {
         files
     }
 
-    /// The budget in bytes and how it was set, for messages.
-    pub fn budget(&self) -> (u64, String) {
-        let budget = &self.facts.budget;
+    /// The budget in bytes and how it was set, for messages; None if the step has none.
+    pub fn budget(&self) -> Option<(u64, String)> {
+        let budget = self.facts.budget.as_ref()?;
         let source = format!("steps/{}/step.toml", self.slug);
         match (&budget.base, budget.over_base_mb, budget.max_mb) {
             (Some(base), Some(over), None) => {
                 let base_size = docker::ok(&["image", "inspect", "--format", "{{.Size}}", base]);
                 let base_size: u64 = base_size.parse().expect("image size");
                 let bytes = base_size + (over * MB) as u64;
-                (
+                Some((
                     bytes,
                     format!(
                         "{base} ({:.1} MB) + {over} MB, set in {source}",
                         base_size as f64 / MB
                     ),
-                )
+                ))
             }
-            (None, None, Some(max)) => ((max * MB) as u64, format!("{max} MB, set in {source}")),
+            (None, None, Some(max)) => {
+                Some(((max * MB) as u64, format!("{max} MB, set in {source}")))
+            }
             _ => panic!("{source}: [budget] needs either max_mb, or base and over_base_mb"),
         }
     }
-}
-
-/// What a check found wrong, and a hint at the idea (not the answer).
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub found: String,
-    pub hint: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n  hint: {}", self.found, self.hint)
-    }
-}
-
-fn problem(found: impl Into<String>, hint: impl Into<String>) -> Result<(), Problem> {
-    Err(Problem {
-        found: found.into(),
-        hint: hint.into(),
-    })
 }
 
 /// A built image of a step.
@@ -261,6 +292,8 @@ pub struct Image {
     pub id: String,
     /// The build output (BuildKit's plain progress), e.g. to see which steps were CACHED.
     pub build_log: String,
+    /// How long the build command took.
+    pub build_time: std::time::Duration,
     inspect: serde_json::Value,
     files: OnceLock<Files>,
 }
@@ -278,6 +311,7 @@ impl Image {
             tag,
             id,
             build_log,
+            build_time: std::time::Duration::ZERO,
             inspect,
             files: OnceLock::new(),
         }
@@ -298,33 +332,6 @@ impl Image {
 
     pub fn files(&self) -> &Files {
         self.files.get_or_init(|| Files::of_image(&self.tag))
-    }
-
-    /// Starts a container and waits until it answers.
-    pub async fn start(&self) -> Running {
-        Running::start(running::request(&self.tag)).await
-    }
-
-    pub async fn assert_pongs(&self) {
-        self.start().await.assert_pongs().await;
-    }
-
-    pub fn assert_within_budget(&self) {
-        let (budget, source) = self.step.budget();
-        assert!(
-            self.size_bytes() <= budget,
-            "{} is {:.1} MB, over the budget of step {}: {:.1} MB ({source})",
-            self.tag,
-            self.size_mb(),
-            self.step.slug,
-            budget as f64 / MB
-        );
-        println!(
-            "{}: {:.1} MB, budget {:.1} MB ({source})",
-            self.tag,
-            self.size_mb(),
-            budget as f64 / MB
-        );
     }
 
     pub fn assert_smaller_than(&self, other: &Image) {
@@ -376,31 +383,6 @@ impl Image {
             super::book::MEASURE,
             &self.step.slug[..2]
         );
-    }
-
-    /// Runs a check that must pass on this image.
-    pub fn assert(&self, check: impl Fn(&Image) -> Result<(), Problem>) {
-        if let Err(problem) = check(self) {
-            panic!("{} (step {}): {problem}", self.tag, self.step.slug);
-        }
-    }
-
-    /// Runs a check that must catch this image: proof that the check can fail.
-    pub fn assert_caught_by<F: Fn(&Image) -> Result<(), Problem>>(&self, check: F) {
-        let name = std::any::type_name::<F>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("check");
-        match check(self) {
-            Err(problem) => println!(
-                "as expected, `{name}` catches {}: {}",
-                self.tag, problem.found
-            ),
-            Ok(()) => panic!(
-                "the check `{name}` passed on {}, an image it must catch: the check cannot fail",
-                self.tag
-            ),
-        }
     }
 
     // ---- The properties the steps teach. Each returns what it found and a hint. ----
@@ -483,6 +465,40 @@ impl Image {
         )
     }
 
+    /// Step 04: one Dockerfile builds and packages: its final stage copies `--from` a stage.
+    pub fn copies_from_a_build_stage(&self) -> Result<(), Problem> {
+        let instructions = build_steps(&self.build_log);
+        let copies_from = |instruction: &str| {
+            instruction
+                .split_whitespace()
+                .take_while(|word| word.starts_with("--") || word.eq_ignore_ascii_case("COPY"))
+                .any(|word| word.starts_with("--from="))
+        };
+        if instructions
+            .iter()
+            .any(|(instruction, _)| copies_from(instruction))
+        {
+            return Ok(());
+        }
+        let builds = self
+            .build_log
+            .lines()
+            .filter(|line| line.contains("load build definition from"))
+            .count();
+        problem(
+            format!(
+                "no instruction copies --from a build stage{}",
+                if builds > 1 {
+                    format!(" ({builds} separate builds made this image)")
+                } else {
+                    String::new()
+                }
+            ),
+            "one Dockerfile can hold both images: name the build stage (FROM … AS build) and \
+             copy the binary out of it in the final stage",
+        )
+    }
+
     /// Step 05: after a source-only change, the dependency build was CACHED and the
     /// source build ran again. Reads this image's build log.
     pub fn reused_the_dependency_layer(&self) -> Result<(), Problem> {
@@ -524,14 +540,17 @@ impl Image {
     /// against the working directory or the usual PATH directories.
     pub fn service_binary(&self) -> Option<String> {
         let config = self.config();
-        let first = [&config["Entrypoint"], &config["Cmd"]]
+        let command = [&config["Entrypoint"], &config["Cmd"]]
             .into_iter()
-            .find_map(|value| {
-                value
-                    .as_array()
-                    .and_then(|words| words.first())
-                    .and_then(|w| w.as_str())
-            })?;
+            .map(words)
+            .find(|words| !words.is_empty())?;
+        // Shell form, `sh -c "/ping serve"`: the binary is the first word of the script.
+        let first = match command.as_slice() {
+            [shell, "-c", script, ..] if shell.ends_with("/sh") => {
+                script.split_whitespace().next()?
+            }
+            _ => command[0],
+        };
         if first.starts_with('/') {
             return Some(first.to_string());
         }
@@ -589,6 +608,12 @@ impl Image {
                 "use the exec form, with the binary's absolute path",
             );
         };
+        if !self.files().contains(&path) {
+            return problem(
+                format!("ENTRYPOINT/CMD runs {path}, which is not in the image"),
+                "COPY the binary to the path your ENTRYPOINT names",
+            );
+        }
         let bytes = self.copy_out(&path);
         let elf = match goblin::elf::Elf::parse(&bytes) {
             Ok(elf) => elf,
@@ -618,6 +643,20 @@ impl Image {
             ),
             "scratch has no libc: build for the musl target, whose C library is linked into the binary",
         )
+    }
+
+    /// The service binary and the ELF loader it asks for, when the image lacks that loader.
+    pub fn missing_loader(&self) -> Option<(String, String)> {
+        let path = self.service_binary()?;
+        if !self.files().contains(&path) {
+            return None;
+        }
+        let bytes = self.copy_out(&path);
+        let interpreter = goblin::elf::Elf::parse(&bytes)
+            .ok()?
+            .interpreter?
+            .to_string();
+        (!self.files().contains(&interpreter)).then_some((path, interpreter))
     }
 
     /// Steps 06–08: the image's files are the service binary and nothing else.
@@ -662,6 +701,34 @@ impl Image {
             format!("the image holds a shell: {}", shells.join(", ")),
             "an image FROM scratch has no shell unless you copy one in",
         )
+    }
+
+    /// A shell-form CMD or ENTRYPOINT runs `/bin/sh -c`: in an image without a shell the
+    /// container cannot start, with an error about /bin/sh that puzzles everyone once.
+    pub fn runs_without_a_missing_shell(&self) -> Result<(), Problem> {
+        let config = self.config();
+        for (name, value) in [
+            ("ENTRYPOINT", &config["Entrypoint"]),
+            ("CMD", &config["Cmd"]),
+        ] {
+            let command = words(value);
+            if command.len() >= 2
+                && command[1] == "-c"
+                && command[0].ends_with("/sh")
+                && !self.files().contains(command[0])
+            {
+                return problem(
+                    format!(
+                        "{name} is in shell form: Docker runs it as {command:?}, but the image has no {}",
+                        command[0]
+                    ),
+                    format!(
+                        "write it in exec form, a JSON array: {name} [\"/ping\"] runs the binary itself"
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Step 08: nothing setuid or setgid.
@@ -753,6 +820,11 @@ impl Image {
     }
 }
 
+/// A build script (step 03's `build.sh`), not a Dockerfile.
+pub fn is_script(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "sh")
+}
+
 /// Copies the repository's files, without .git and target/, to `to`.
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("create the copy");
@@ -807,55 +879,132 @@ pub fn build_steps(log: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// The failing instruction, the error and the last lines of a failed build.
-fn describe_build_failure(slug: &str, command: &str, log: &str, log_path: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    // BuildKit prints the failing instruction as ` > [stage 2/4] RUN ...:`;
-    // the legacy builder as `Step 2/4 : RUN ...`.
-    let instruction = lines
-        .iter()
-        .rev()
-        .find(|line| line.starts_with(" > [") && line.ends_with(':'))
-        .map(|line| {
-            line.trim_start_matches(" > ")
-                .trim_end_matches(':')
-                .to_string()
-        })
-        .or_else(|| {
+/// Why a build failed: the failing instruction, the first error, a hint, and the
+/// end of the log, already put together for a person in `report`.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    pub instruction: Option<String>,
+    pub error: String,
+    pub hint: String,
+    pub report: String,
+}
+
+impl BuildFailure {
+    fn without_log(error: String, hint: String) -> BuildFailure {
+        BuildFailure {
+            report: format!("{error}.\n  hint: {hint}"),
+            instruction: None,
+            error,
+            hint,
+        }
+    }
+
+    fn from_log(
+        slug: &str,
+        command: &str,
+        log: &str,
+        log_path: &str,
+        dockerfile: Option<&std::path::Path>,
+    ) -> BuildFailure {
+        let lines: Vec<&str> = log.lines().collect();
+        // BuildKit prints the failing instruction as ` > [stage 2/4] RUN ...:`;
+        // the legacy builder as `Step 2/4 : RUN ...`.
+        let instruction = lines
+            .iter()
+            .rev()
+            .find(|line| line.starts_with(" > [") && line.ends_with(':'))
+            .map(|line| {
+                line.trim_start_matches(" > ")
+                    .trim_end_matches(':')
+                    .to_string()
+            })
+            .or_else(|| {
+                lines
+                    .iter()
+                    .rev()
+                    .find(|l| l.starts_with("Step "))
+                    .map(|l| l.to_string())
+            });
+        // The first error the failing step printed (cargo's, say) explains more than
+        // BuildKit's closing "executor failed" line.
+        let failed_step = lines.iter().find_map(|line| {
+            line.split_once(" ERROR")
+                .map(|(id, _)| id)
+                .filter(|id| id.starts_with('#'))
+        });
+        let is_error = |line: &&&str| {
+            let lower = line.to_lowercase();
+            lower.contains("error") || lower.starts_with("failed to")
+        };
+        let first_error_of_step = failed_step.and_then(|id| {
             lines
                 .iter()
-                .rev()
-                .find(|l| l.starts_with("Step "))
-                .map(|l| l.to_string())
-        })
-        .unwrap_or_else(|| {
-            "(none: the Dockerfile could not be read or parsed; see the error)".into()
+                .filter(|line| line.starts_with(&format!("{id} ")) && !line.contains(" ERROR"))
+                .find(is_error)
         });
-    // The first error the failing step printed (cargo's, say) explains more than
-    // BuildKit's closing "executor failed" line.
-    let failed_step = lines.iter().find_map(|line| {
-        line.split_once(" ERROR")
-            .map(|(id, _)| id)
-            .filter(|id| id.starts_with('#'))
-    });
-    let is_error = |line: &&&str| {
-        let lower = line.to_lowercase();
-        lower.contains("error") || lower.starts_with("failed to")
-    };
-    let first_error_of_step = failed_step.and_then(|id| {
-        lines
-            .iter()
-            .filter(|line| line.starts_with(&format!("{id} ")) && !line.contains(" ERROR"))
-            .find(is_error)
-    });
-    let error = first_error_of_step
-        .or_else(|| lines.iter().rev().find(is_error))
-        .map(|line| line.to_string())
-        .unwrap_or_else(|| "(no error line; see the log)".into());
-    let tail_start = lines.len().saturating_sub(25);
-    format!(
-        "step {slug}: the build failed.\n  command:     {command}\n  instruction: {instruction}\n  error:       {error}\n\
-         --- last lines of the build log (all of it: {log_path}) ---\n{}",
-        lines[tail_start..].join("\n")
-    )
+        let error = first_error_of_step
+            .or_else(|| lines.iter().rev().find(is_error))
+            .map(|line| line.to_string())
+            .unwrap_or_else(|| "(no error line; see the log)".into());
+        // A parse error names a line, not an instruction: show that line.
+        let instruction = instruction.or_else(|| {
+            let number: usize = error
+                .split_once("line ")?
+                .1
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()?;
+            let path = dockerfile?;
+            let text = std::fs::read_to_string(path).ok()?;
+            let line = text.lines().nth(number.checked_sub(1)?)?;
+            Some(format!("line {number} of {}: {line}", path.display()))
+        });
+        let hint = build_hint(instruction.as_deref().unwrap_or(""), &error).to_string();
+        let tail_start = lines.len().saturating_sub(25);
+        let report = format!(
+            "step {slug}: the build failed.\n  command:     {command}\n  instruction: {}\n  error:       {error}\n  \
+             hint:        {hint}\n--- last lines of the build log (all of it: {log_path}) ---\n{}",
+            instruction
+                .as_deref()
+                .unwrap_or("(none: the Dockerfile could not be read or parsed; see the error)"),
+            lines[tail_start..].join("\n")
+        );
+        BuildFailure {
+            instruction,
+            error,
+            hint,
+            report,
+        }
+    }
+}
+
+/// A hint for the usual ways a build fails, read from the failing instruction and error.
+fn build_hint(instruction: &str, error: &str) -> &'static str {
+    let error = error.to_lowercase();
+    let instruction = instruction.to_lowercase();
+    if error.contains("parse error") || error.contains("unknown instruction") {
+        "Docker could not read the Dockerfile: look at the line the error names (a misspelt \
+         instruction, or a line continued without a trailing backslash)"
+    } else if instruction.contains("copy --from") && error.contains("not found") {
+        "the path does not exist in the stage you copy from: where did that stage's build put \
+         the binary? (`cargo build --release` writes target/release/ping; with a --target, \
+         target/<triple>/release/ping)"
+    } else if instruction.contains("copy") && error.contains("not found") {
+        "the build context has no such file: is it spelt right, and does the \
+         Dockerfile.dockerignore next to your Dockerfile let it through?"
+    } else if error.contains("pull access denied")
+        || error.contains("failed to resolve source metadata")
+        || error.contains("not found: manifest unknown")
+    {
+        "a FROM image is neither local nor pullable: check its name, or prepare the base images \
+         with steps/00-base-images/prepare.sh --offline"
+    } else if error.contains("certificate") {
+        "HTTPS inside the build is not trusted: see the book's *Before you start*, TLS-inspecting \
+         proxies"
+    } else if instruction.contains("cargo") {
+        "cargo failed: the error line above is cargo's own; the build log has the rest"
+    } else {
+        "read the error next to the failing instruction; the whole log is in the file named below"
+    }
 }

@@ -1,0 +1,412 @@
+//! Learner mode: what a learner sees when their own Dockerfile is checked, broken in
+//! the usual ways, and what `doctor` and `progress` say. Each broken Dockerfile is a
+//! reference with one edit, so its build reuses the reference's cached layers.
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::doctor::{Doctor, Status};
+use support::learner::{self, Built, Progress, Report};
+use support::{Step, docker, repo_root};
+
+/// A learner's copy of a step's files in a temporary folder, with one edit applied
+/// to `file`; removes the folder and the image it was checked as when dropped.
+struct Yours {
+    folder: PathBuf,
+    file: PathBuf,
+    tag: String,
+}
+
+impl Yours {
+    fn of(slug: &str, case: &str, file: &str, edit: impl Fn(&str) -> String) -> Yours {
+        let step = Step::get(slug);
+        let folder =
+            std::env::temp_dir().join(format!("ping-workshop-yours-{case}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).expect("create a learner's folder");
+        for entry in std::fs::read_dir(&step.dir).expect("read the step folder") {
+            let path = entry.expect("a file of the step").path();
+            if path.file_name().is_some_and(|name| name != "step.toml") {
+                std::fs::copy(&path, folder.join(path.file_name().unwrap())).expect("copy");
+            }
+        }
+        let path = folder.join(file);
+        let original = std::fs::read_to_string(&path).expect("read the copied file");
+        let edited = edit(&original);
+        assert_ne!(edited, original, "the edit for {case} changed nothing");
+        std::fs::write(&path, edited).expect("write the edited file");
+        Yours {
+            folder,
+            file: path,
+            tag: format!("ping:learner-{case}"),
+        }
+    }
+
+    /// Runs `cargo workshop check`'s code on this copy; never longer than `limit`.
+    async fn check(&self, slug: &str) -> Report {
+        let limit = Duration::from_secs(600);
+        let report = tokio::time::timeout(
+            limit,
+            learner::check(&Step::get(slug), &self.file, &self.tag),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag))
+        .unwrap_or_else(|message| panic!("{message}"));
+        println!("{report}");
+        report
+    }
+}
+
+impl Drop for Yours {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+        for tag in [self.tag.clone(), format!("{}-build", self.tag)] {
+            if docker::image_id(&tag).is_some() {
+                let _ = docker::run(&["image", "rm", "--force", &tag]);
+            }
+        }
+    }
+}
+
+/// The report's text for one check, from its ✗ line to its hint.
+fn failure_of(report: &Report, check: &str) -> String {
+    let outcome = report
+        .outcomes
+        .iter()
+        .find(|o| o.check.name() == check)
+        .unwrap_or_else(|| panic!("the report has no check {check}"));
+    let problem = outcome
+        .result
+        .as_ref()
+        .expect_err(&format!("{check} should fail"));
+    format!("{}\nhint: {}", problem.found, problem.hint)
+}
+
+fn assert_says(text: &str, wanted: &[&str]) {
+    for phrase in wanted {
+        assert!(text.contains(phrase), "expected {phrase:?} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_syntax_error_shows_the_line_and_the_error() {
+    let yours = Yours::of("08-production", "syntax", "Dockerfile", |text| {
+        text.replacen("FROM scratch", "FORM scratch", 1)
+    });
+    let report = yours.check("08-production").await;
+    let failure = report.build.as_ref().err().expect("the build must fail");
+    assert_says(
+        &failure.report,
+        &[
+            ": FORM scratch",
+            "unknown instruction: FORM",
+            "Docker could not read the Dockerfile",
+        ],
+    );
+    assert!(failure.instruction.as_deref().unwrap().starts_with("line "));
+    assert_says(
+        &report.to_string(),
+        &["✗ the build failed", "none of the 12 checks ran"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_copy_from_path_names_the_instruction_and_where_to_look() {
+    let yours = Yours::of("08-production", "copy-from", "Dockerfile", |text| {
+        text.replace(
+            "COPY --from=build /ping /ping",
+            "COPY --from=build /app/target/release/pong /ping",
+        )
+    });
+    let report = yours.check("08-production").await;
+    let failure = report.build.as_ref().err().expect("the build must fail");
+    assert_eq!(
+        failure.instruction.as_deref(),
+        Some("[stage-1 1/1] COPY --from=build /app/target/release/pong /ping")
+    );
+    assert_says(
+        &failure.report,
+        &[
+            "\"/app/target/release/pong\" not found",
+            "where did that stage's build put the binary?",
+            "--- last lines of the build log",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shell_form_cmd_in_scratch_is_explained_before_docker_fails() {
+    let yours = Yours::of("06-static-scratch", "shell-form", "Dockerfile", |text| {
+        text.replace("ENTRYPOINT [\"/ping\"]", "CMD /ping")
+    });
+    let report = yours.check("06-static-scratch").await;
+    assert_says(
+        &failure_of(&report, "answers_pong"),
+        &[
+            "CMD is in shell form",
+            "[\"/bin/sh\", \"-c\", \"/ping\"]",
+            "the image has no /bin/sh",
+            "exec form",
+        ],
+    );
+    // The rest of the report still judges the image: the binary is fine.
+    assert_eq!(report.failed(), ["answers_pong"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_on_the_wrong_port_is_named_at_once() {
+    let yours = Yours::of("06-static-scratch", "port", "Dockerfile", |text| {
+        text.replace(
+            "ENTRYPOINT [\"/ping\"]",
+            "ENV PORT=3000\nENTRYPOINT [\"/ping\"]",
+        )
+    });
+    let started = std::time::Instant::now();
+    let report = yours.check("06-static-scratch").await;
+    assert_says(
+        &failure_of(&report, "answers_pong"),
+        &[
+            "listens on port 3000",
+            "reaches it on port 8080",
+            "ENV or EXPOSE",
+        ],
+    );
+    // Read from the service's own log line, not from a 30 s wait for an answer.
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the wrong port took {:?} to name",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_glibc_binary_in_scratch_that_never_starts_is_explained() {
+    // Step 05's build (glibc), its binary copied into scratch: the classic first try at 06.
+    let yours = Yours::of(
+        "05-dependency-cache",
+        "glibc-scratch",
+        "Dockerfile",
+        |text| {
+            text.replace("FROM debian:trixie-slim", "FROM scratch")
+                .replace("/usr/local/bin/ping", "/ping")
+                .replace("CMD [\"ping\"]", "ENTRYPOINT [\"/ping\"]")
+        },
+    );
+    let report = yours.check("06-static-scratch").await;
+    assert_says(
+        &failure_of(&report, "answers_pong"),
+        &[
+            "exited",
+            "before answering GET /ping",
+            "no such file or directory",
+            "/ping is dynamically linked: it needs the loader",
+            "musl",
+        ],
+    );
+    assert_says(
+        &failure_of(&report, "binary_is_static"),
+        &["dynamically linked", "musl target"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_placeholder_binary_that_exits_at_once_is_explained() {
+    // The dependency layer's placeholder shipped: without the `touch`, cargo keeps it.
+    let yours = Yours::of("06-static-scratch", "placeholder", "Dockerfile", |text| {
+        text.replace(
+            "cp target/*-unknown-linux-musl/release/ping /ping",
+            "cp target/*-unknown-linux-musl/release/ping /ping.real \\\n && printf 'fn main() {}' > src/main.rs && cargo build --release --locked \\\n && cp target/*-unknown-linux-musl/release/ping /ping",
+        )
+    });
+    let report = yours.check("06-static-scratch").await;
+    assert_says(
+        &failure_of(&report, "answers_pong"),
+        &[
+            "exited (code 0) before answering GET /ping",
+            "(the container printed nothing)",
+            "a placeholder built for the dependency layer?",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reference_checked_as_yours_passes() {
+    let yours = Yours::of("08-production", "reference", "Dockerfile", |text| {
+        format!("# a learner's copy\n{text}")
+    });
+    let report = yours.check("08-production").await;
+    assert!(
+        report.passed(),
+        "the reference, as a learner's file:\n{report}"
+    );
+    let Ok(Built { tag, .. }) = &report.build else {
+        unreachable!()
+    };
+    assert_eq!(tag, "ping:learner-reference");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builder_pattern_runs_the_learners_own_script() {
+    let yours = Yours::of("03-builder-pattern", "script", "build.sh", |text| {
+        format!("{text}echo 'built by the learner'\n")
+    });
+    let report = yours.check("03-builder-pattern").await;
+    assert!(report.passed(), "the learner's copy of step 03:\n{report}");
+    // The script used the learner's Dockerfiles and the tag it was given.
+    assert!(docker::image_id("ping:learner-script-build").is_some());
+}
+
+#[test]
+fn a_missing_file_says_how_to_start_the_step() {
+    let step = Step::get("05-dependency-cache");
+    let message = step
+        .yours(&step.dir.join("no-such-Dockerfile"), "ping:x")
+        .expect_err("a missing file is an error");
+    assert_says(
+        &message,
+        &[
+            "steps/05-dependency-cache/no-such-Dockerfile does not exist yet",
+            "name your Dockerfile (default: yours/05-dependency-cache/Dockerfile)",
+        ],
+    );
+
+    let message = step
+        .yours(&repo_root().join(step.yours_dir()), "ping:x")
+        .expect_err("a missing folder is an error");
+    assert_says(
+        &message,
+        &[
+            "yours/05-dependency-cache/Dockerfile does not exist yet",
+            "start from the previous step's files",
+            "mkdir -p yours/05-dependency-cache",
+            "cp steps/04-multi-stage/Dockerfile steps/04-multi-stage/Dockerfile.dockerignore yours/05-dependency-cache/",
+        ],
+    );
+}
+
+#[test]
+fn progress_shows_each_step_and_what_comes_next() {
+    let yours = std::env::temp_dir().join(format!("ping-workshop-progress-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&yours);
+    let write = |slug: &str, text: &str| {
+        std::fs::create_dir_all(yours.join(slug)).unwrap();
+        std::fs::write(yours.join(slug).join("Dockerfile"), text).unwrap();
+    };
+    let record = |slug: &str, failed: bool| {
+        let step = Step::get(slug);
+        let report = Report {
+            subject: format!("yours/{slug}/Dockerfile"),
+            build: Ok(Built {
+                tag: "ping:x".into(),
+                took: Duration::ZERO,
+                size_bytes: 1,
+                no_ignore_file: false,
+            }),
+            outcomes: step
+                .facts
+                .checks
+                .iter()
+                .map(|&check| support::checks::Outcome {
+                    check,
+                    result: if failed && check == step.facts.new[0] {
+                        support::checks::problem("found", "hint")
+                    } else {
+                        Ok(None)
+                    },
+                })
+                .collect(),
+            step,
+        };
+        Progress::record(&yours, &report).unwrap();
+    };
+    write("01-naive", "FROM rust");
+    record("01-naive", false);
+    write("02-slim-base", "FROM rust:slim");
+    record("02-slim-base", true);
+    write("03-builder-pattern", "FROM debian");
+    record("03-builder-pattern", false);
+    write("03-builder-pattern", "FROM debian:changed");
+    write("04-multi-stage", "FROM rust AS build");
+
+    let shown = Progress::load(&yours).render(&yours);
+    println!("{shown}");
+    let _ = std::fs::remove_dir_all(&yours);
+    assert_says(
+        &shown,
+        &[
+            "01 naive               ✓ passes",
+            "02 slim-base           ✗ fails within_budget",
+            "03 builder-pattern     ~ changed since the last check: check again",
+            "04 multi-stage         · written, not checked yet",
+            "05 dependency-cache    · not started",
+            "next: step 02 (A slim base and a .dockerignore): `cargo workshop check 02`",
+        ],
+    );
+}
+
+#[test]
+fn doctor_says_how_to_start_docker_when_it_is_unreachable() {
+    let doctor = Doctor::examine(Some("unix:///nonexistent/docker.sock".into()));
+    println!("{doctor}");
+    let first = &doctor.lines[0];
+    assert_eq!(first.status, Status::Fail);
+    assert_says(
+        &first.detail,
+        &[
+            "not reachable at unix:///nonexistent/docker.sock",
+            "Start Docker",
+        ],
+    );
+    assert!(
+        doctor.lines[1..]
+            .iter()
+            .all(|line| line.status == Status::Skipped),
+        "every later line waits for Docker"
+    );
+    assert_eq!(doctor.failures(), 1);
+}
+
+#[test]
+fn doctor_finds_this_machine_ready() {
+    docker::ensure_ready();
+    let doctor = Doctor::examine(None);
+    println!("{doctor}");
+    let whats: Vec<&str> = doctor.lines.iter().map(|line| line.what.as_str()).collect();
+    for wanted in [
+        "Docker",
+        "BuildKit",
+        "disk space",
+        "base image rust:1.95-trixie",
+        "base image rust:1.95-slim-trixie",
+        "base image debian:trixie-slim",
+        "HTTPS in a container",
+    ] {
+        assert!(whats.contains(&wanted), "doctor checks {wanted}: {whats:?}");
+    }
+    assert_eq!(doctor.failures(), 0, "{doctor}");
+}
+
+/// The files a learner starts from are real paths in the repository.
+#[test]
+fn every_step_can_be_started_from_the_previous_one() {
+    for slug in support::book::step_slugs() {
+        let step = Step::get(&slug);
+        for command in step.start_commands() {
+            for word in command
+                .split_whitespace()
+                .filter(|w| w.starts_with("steps/"))
+            {
+                assert!(
+                    Path::new(&repo_root().join(word)).is_file(),
+                    "{slug}: `{command}` names {word}, which does not exist"
+                );
+            }
+        }
+        assert!(
+            repo_root().join(step.reference_file()).is_file(),
+            "{slug}: the reference file {} does not exist",
+            step.reference_file().display()
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! `cargo workshop doctor`: is this machine ready for the workshop? Each line says
+//! what was checked and, when it fails, what to do. Nothing here pulls or builds.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::PREPARE;
+
+/// Free space the workshop needs where Docker keeps images: step 01 alone is about
+/// 5 GB, the three base images 2.5 GB, and the build cache holds a few more.
+pub const NEEDS_GB: u64 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Fail,
+    /// Not checked, because something it needs failed above.
+    Skipped,
+}
+
+#[derive(Debug)]
+pub struct Line {
+    pub status: Status,
+    pub what: String,
+    /// What was found, or what to do.
+    pub detail: String,
+}
+
+pub struct Doctor {
+    /// DOCKER_HOST for every command; None uses the environment's.
+    pub docker_host: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+impl std::fmt::Display for Doctor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for line in &self.lines {
+            let mark = match line.status {
+                Status::Ok => "✓",
+                Status::Fail => "✗",
+                Status::Skipped => "·",
+            };
+            writeln!(f, "  {mark} {}: {}", line.what, line.detail)?;
+        }
+        match self.failures() {
+            0 => write!(f, "Ready for the workshop."),
+            n => write!(
+                f,
+                "{n} problem{} to fix: follow the ✗ line{}, then run `{}` again.",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "" } else { "s" },
+                super::learner::DOCTOR
+            ),
+        }
+    }
+}
+
+impl Doctor {
+    pub fn failures(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|line| line.status == Status::Fail)
+            .count()
+    }
+
+    fn add(&mut self, status: Status, what: impl Into<String>, detail: impl Into<String>) {
+        self.lines.push(Line {
+            status,
+            what: what.into(),
+            detail: detail.into(),
+        });
+    }
+
+    /// `docker ARGS`, with this doctor's DOCKER_HOST and BuildKit on, stopped after `limit`.
+    fn docker(&self, args: &[&str], limit: Duration) -> Result<String, String> {
+        let mut command = super::docker::command(args);
+        if let Some(host) = &self.docker_host {
+            command.env("DOCKER_HOST", host);
+        }
+        run_within(command, limit)
+    }
+
+    /// Runs every check; later ones are skipped when what they need failed.
+    pub fn examine(docker_host: Option<String>) -> Doctor {
+        let mut doctor = Doctor {
+            docker_host,
+            lines: Vec::new(),
+        };
+        let host = doctor
+            .docker_host
+            .clone()
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+
+        let versions = doctor.docker(
+            &[
+                "version",
+                "--format",
+                "{{.Client.Version}} {{.Server.Version}}",
+            ],
+            Duration::from_secs(20),
+        );
+        let reachable = match versions {
+            Ok(text) if text.split_whitespace().count() == 2 => {
+                let (client, engine) = text.split_once(' ').unwrap_or_default();
+                doctor.add(
+                    Status::Ok,
+                    "Docker",
+                    format!("client {client}, engine {engine} at {host}"),
+                );
+                true
+            }
+            Ok(_) | Err(_) if which("docker").is_none() => {
+                doctor.add(
+                    Status::Fail,
+                    "Docker",
+                    "no `docker` command on PATH: install Docker Desktop or Docker Engine \
+                     (https://docs.docker.com/engine/install/)",
+                );
+                false
+            }
+            Ok(text) | Err(text) => {
+                doctor.add(
+                    Status::Fail,
+                    "Docker",
+                    format!(
+                        "not reachable at {host}. Start Docker (open Docker Desktop, or \
+                         'sudo systemctl start docker', or 'sudo dockerd &'), or set DOCKER_HOST \
+                         to your engine's socket. Docker said: {}",
+                        text.lines().last().unwrap_or("nothing")
+                    ),
+                );
+                false
+            }
+        };
+
+        if !reachable {
+            for what in [
+                "BuildKit",
+                "disk space",
+                "base images",
+                "HTTPS in a container",
+            ] {
+                doctor.add(Status::Skipped, what, "needs Docker first");
+            }
+            return doctor;
+        }
+
+        match super::docker::check_buildkit() {
+            Ok(how) => doctor.add(Status::Ok, "BuildKit", how),
+            Err(message) => doctor.add(Status::Fail, "BuildKit", message),
+        }
+
+        doctor.disk_space();
+        let images_ok = doctor.base_images();
+        doctor.https_in_a_container(images_ok);
+        doctor
+    }
+
+    fn disk_space(&mut self) {
+        let root = self
+            .docker(
+                &["info", "--format", "{{.DockerRootDir}}"],
+                Duration::from_secs(20),
+            )
+            .unwrap_or_default();
+        // Docker Engine on this machine: its folder is here. Docker Desktop: in a VM.
+        let free_kb = if std::path::Path::new(&root).is_dir() {
+            let mut command = Command::new("df");
+            command.args(["-Pk", &root]);
+            run_within(command, Duration::from_secs(10))
+                .ok()
+                .and_then(|out| df_available_kb(&out))
+        } else {
+            self.docker(
+                &["run", "--rm", "debian:trixie-slim", "df", "-Pk", "/"],
+                Duration::from_secs(60),
+            )
+            .ok()
+            .and_then(|out| df_available_kb(&out))
+        };
+        match free_kb {
+            Some(kb) if kb / 1_000_000 >= NEEDS_GB => self.add(
+                Status::Ok,
+                "disk space",
+                format!(
+                    "{} GB free where Docker keeps images; the workshop needs about {NEEDS_GB} GB",
+                    kb / 1_000_000
+                ),
+            ),
+            Some(kb) => self.add(
+                Status::Fail,
+                "disk space",
+                format!(
+                    "{} GB free where Docker keeps images ({root}), the workshop needs about \
+                     {NEEDS_GB} GB: free some with `docker system prune` (removes stopped \
+                     containers, unused images and build cache), or give Docker Desktop a larger disk",
+                    kb / 1_000_000
+                ),
+            ),
+            None => self.add(
+                Status::Skipped,
+                "disk space",
+                format!("could not read the free space where Docker keeps images ({root})"),
+            ),
+        }
+    }
+
+    /// Present, or pullable (the registry answers for it). Returns whether all are usable.
+    fn base_images(&mut self) -> bool {
+        let mut all = true;
+        for image in base_images() {
+            let size = self.docker(
+                &["image", "inspect", "--format", "{{.Size}}", &image],
+                Duration::from_secs(20),
+            );
+            if let Ok(bytes) = size.as_deref().map(str::parse::<u64>) {
+                let bytes = bytes.unwrap_or(0);
+                self.add(
+                    Status::Ok,
+                    format!("base image {image}"),
+                    format!("present ({})", super::book::human_size(bytes)),
+                );
+                continue;
+            }
+            let pullable = self
+                .docker(&["manifest", "inspect", &image], Duration::from_secs(20))
+                .is_ok();
+            if pullable {
+                self.add(
+                    Status::Ok,
+                    format!("base image {image}"),
+                    "not here yet, but the registry has it: the first build pulls it \
+                     (or pull them all now: steps/00-base-images/prepare.sh)",
+                );
+            } else {
+                all = false;
+                self.add(
+                    Status::Fail,
+                    format!("base image {image}"),
+                    format!(
+                        "not here and not pullable from this network: build it locally with \
+                         `{PREPARE}` (Linux, as root: needs debootstrap), or pull it on another \
+                         network and `docker save`/`docker load` it"
+                    ),
+                );
+            }
+        }
+        all
+    }
+
+    /// The builds fetch crates over HTTPS inside a container: that fails behind a
+    /// TLS-inspecting proxy unless the image trusts its certificate authority.
+    fn https_in_a_container(&mut self, images_ok: bool) {
+        let image = "rust:1.95-slim-trixie";
+        let present = self
+            .docker(&["image", "inspect", image], Duration::from_secs(20))
+            .is_ok();
+        if !present {
+            let why = if images_ok {
+                "tried on the first build (the image is pulled then)"
+            } else {
+                "needs the base images first"
+            };
+            self.add(Status::Skipped, "HTTPS in a container", why);
+            return;
+        }
+        let fetched = self.docker(
+            &["run", "--rm", image, "cargo", "info", "salvo"],
+            Duration::from_secs(90),
+        );
+        match fetched {
+            Ok(_) => self.add(
+                Status::Ok,
+                "HTTPS in a container",
+                format!("cargo in {image} reached crates.io"),
+            ),
+            Err(error) => {
+                let first = error
+                    .lines()
+                    .find(|line| line.contains("certificate") || line.starts_with("error"))
+                    .unwrap_or("no output")
+                    .trim()
+                    .to_string();
+                let fix = if error.contains("certificate") {
+                    format!(
+                        "the network re-signs HTTPS and the image does not trust it: put the \
+                         proxy's CA certificate in /usr/local/share/ca-certificates and rebuild the \
+                         base images with `{PREPARE} --rebuild` (the book: Before you start)"
+                    )
+                } else {
+                    "can this machine reach crates.io (a proxy, a firewall)? The builds fetch \
+                     crates from it"
+                        .to_string()
+                };
+                self.add(
+                    Status::Fail,
+                    "HTTPS in a container",
+                    format!("cargo in {image} could not reach crates.io ({first}): {fix}"),
+                )
+            }
+        }
+    }
+}
+
+/// Every image the steps start FROM, in step order, once each.
+pub fn base_images() -> Vec<String> {
+    let mut images: Vec<String> = Vec::new();
+    for slug in super::book::step_slugs() {
+        for image in super::Step::get(&slug).base_images() {
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    images
+}
+
+/// Runs `command`; its stdout when it succeeds within `limit`, else what it printed.
+fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run {:?}: {error}", command.get_program()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {} s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|error| error.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// The "Available" column of `df -Pk`'s second line, in kilobytes.
+fn df_available_kb(output: &str) -> Option<u64> {
+    output
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
+}
