@@ -43,9 +43,10 @@ impl Yours {
         }
     }
 
-    /// Runs `cargo workshop check`'s code on this copy; never longer than `limit`.
+    /// Runs `cargo workshop check`'s code on this copy. The limit only catches a hang:
+    /// on a cold cache, several of these compile the service at once on two cores.
     async fn check(&self, slug: &str) -> Report {
-        let limit = Duration::from_secs(600);
+        let limit = Duration::from_secs(1800);
         let report = tokio::time::timeout(
             limit,
             learner::check(&Step::get(slug), &self.file, &self.tag),
@@ -162,7 +163,6 @@ async fn a_service_on_the_wrong_port_is_named_at_once() {
             "ENV PORT=3000\nENTRYPOINT [\"/ping\"]",
         )
     });
-    let started = std::time::Instant::now();
     let report = yours.check("06-static-scratch").await;
     assert_says(
         &failure_of(&report, "answers_pong"),
@@ -173,10 +173,15 @@ async fn a_service_on_the_wrong_port_is_named_at_once() {
         ],
     );
     // Read from the service's own log line, not from a 30 s wait for an answer.
+    let took = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.check.name() == "answers_pong")
+        .expect("the step checks answers_pong")
+        .took;
     assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "the wrong port took {:?} to name",
-        started.elapsed()
+        took < Duration::from_secs(25),
+        "the wrong port took {took:?} to name"
     );
 }
 
@@ -309,6 +314,7 @@ fn progress_shows_each_step_and_what_comes_next() {
                 .iter()
                 .map(|&check| support::checks::Outcome {
                     check,
+                    took: Duration::ZERO,
                     result: if failed && check == step.facts.new[0] {
                         support::checks::problem("found", "hint")
                     } else {

@@ -63,8 +63,8 @@ fn main() -> ExitCode {
 fn usage(message: &str) -> ExitCode {
     eprintln!(
         "{message}\nusage: {} NN [FILE]   run step NN's checks on your Dockerfile\n       \
-         {}              which of your steps pass\n       \
-         {}                is this machine ready?\n       \
+         {}           which of your steps pass\n       \
+         {}             is this machine ready?\n       \
          cargo run --example workshop -- generate\n       \
          cargo run --release --example workshop -- measure [--quick] [--steps 01,06]",
         learner::CHECK,

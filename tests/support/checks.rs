@@ -154,6 +154,7 @@ impl Check {
 pub struct Outcome {
     pub check: Check,
     pub result: Result<Passed, Problem>,
+    pub took: Duration,
 }
 
 /// Runs `checks` one after the other. A check that panics (Docker failing under it,
@@ -162,6 +163,7 @@ pub async fn run_all(step: &Step, image: Arc<Image>, checks: &[Check]) -> Vec<Ou
     let mut outcomes = Vec::new();
     for &check in checks {
         let (step, image) = (step.clone(), image.clone());
+        let started = std::time::Instant::now();
         let result = tokio::spawn(async move { check.run(&step, &image).await })
             .await
             .unwrap_or_else(|error| {
@@ -174,7 +176,11 @@ pub async fn run_all(step: &Step, image: Arc<Image>, checks: &[Check]) -> Vec<Ou
                     "fix what the message names, then check again",
                 )
             });
-        outcomes.push(Outcome { check, result });
+        outcomes.push(Outcome {
+            check,
+            result,
+            took: started.elapsed(),
+        });
     }
     outcomes
 }

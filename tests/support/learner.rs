@@ -172,7 +172,7 @@ impl Step {
         );
         let tag = other.tag.clone();
         let outcomes = checks::run_all(self, Arc::new(other), &self.facts.new).await;
-        for Outcome { check, result } in outcomes {
+        for Outcome { check, result, .. } in outcomes {
             match result {
                 Err(problem) => println!(
                     "as expected, `{}` catches {tag}: {}\n  hint: {}",
@@ -322,7 +322,7 @@ impl std::fmt::Display for Report {
                  is the whole repository, target/ included (step 02 shows why that hurts)"
             )?;
         }
-        for Outcome { check, result } in &self.outcomes {
+        for Outcome { check, result, .. } in &self.outcomes {
             let says = check.says().replace('`', "");
             match result {
                 Ok(None) => writeln!(f, "  ✓ {says}")?,

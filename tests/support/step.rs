@@ -790,6 +790,10 @@ impl Image {
                 format!("HEALTHCHECK {test:?} needs a shell"),
                 "use the exec form: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
             ),
+            None => problem(
+                "the image has no HEALTHCHECK",
+                "scratch has no curl: let the binary check itself, in exec form",
+            ),
             _ => problem(
                 format!("HEALTHCHECK is {test:?}"),
                 "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
