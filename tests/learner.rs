@@ -416,3 +416,32 @@ fn every_step_can_be_started_from_the_previous_one() {
         );
     }
 }
+
+/// BuildKit prints cached steps in any order; the dependency check must not care.
+#[test]
+fn a_build_log_is_read_in_dockerfile_order() {
+    let log = "\
+#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
+#9 DONE 7.1s
+#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
+#4 CACHED
+#8 [build 4/6] RUN mkdir src && cargo build --release --locked
+#8 CACHED
+#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
+#10 DONE 0.1s
+";
+    let steps = support::step::build_steps(log);
+    let order: Vec<(&str, u32, bool)> = steps
+        .iter()
+        .map(|step| (step.stage.as_str(), step.index, step.cached))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("build", 1, true),
+            ("build", 4, true),
+            ("build", 6, false),
+            ("stage-1", 2, false)
+        ]
+    );
+}

@@ -164,8 +164,13 @@ impl Step {
         copy_tree(repo_root(), &copy);
         let main = copy.join("src/main.rs");
         let mut source = std::fs::read_to_string(&main).expect("read the copied src/main.rs");
+        // Unique every time: a change made before would come from the build cache.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
         source.push_str(&format!(
-            "\n// A source-only change, made by the step {} check.\n",
+            "\n// A source-only change ({nonce}), made by the step {} check.\n",
             self.slug
         ));
         std::fs::write(&main, source).expect("change the copied src/main.rs");
@@ -476,7 +481,7 @@ impl Image {
         };
         if instructions
             .iter()
-            .any(|(instruction, _)| copies_from(instruction))
+            .any(|step| copies_from(&step.instruction))
         {
             return Ok(());
         }
@@ -502,17 +507,20 @@ impl Image {
     /// Step 05: after a source-only change, the dependency build was CACHED and the
     /// source build ran again. Reads this image's build log.
     pub fn reused_the_dependency_layer(&self) -> Result<(), Problem> {
-        let builds: Vec<(String, bool)> = build_steps(&self.build_log)
+        // The cargo builds in Dockerfile order: the dependencies' first, the source's last.
+        let mut builds: Vec<BuildStep> = build_steps(&self.build_log)
             .into_iter()
-            .filter(|(instruction, _)| instruction.contains("cargo build"))
+            .filter(|step| step.instruction.contains("cargo build"))
             .collect();
-        let Some(((first, first_cached), (last, last_cached))) = builds.first().zip(builds.last())
-        else {
+        builds.sort_by_key(|step| step.index);
+        let Some((first, last)) = builds.first().zip(builds.last()) else {
             return problem(
                 "the build log shows no `cargo build` instruction",
                 "where does the image compile the service?",
             );
         };
+        let (first_cached, last_cached) = (first.cached, last.cached);
+        let (first, last) = (&first.instruction, &last.instruction);
         if builds.len() < 2 {
             return problem(
                 format!(
@@ -527,7 +535,7 @@ impl Image {
                 "does anything that changes with the source reach the image before that RUN?",
             );
         }
-        if *last_cached {
+        if last_cached {
             return problem(
                 format!("after a source-only change, the source build was CACHED: {last}"),
                 "the new source must be copied in before the last `cargo build`",
@@ -854,10 +862,22 @@ fn words(value: &serde_json::Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// The instructions of a BuildKit plain-progress log, each with whether it was CACHED.
-/// BuildKit prints `#7 [build 3/6] RUN cargo build ...` and later `#7 CACHED`.
-pub fn build_steps(log: &str) -> Vec<(String, bool)> {
-    let mut steps: Vec<(String, String, bool)> = Vec::new();
+/// One instruction of a BuildKit build, as its plain-progress log shows it.
+pub struct BuildStep {
+    /// `build` in `[build 3/6]`.
+    pub stage: String,
+    /// 3 in `[build 3/6]`: the instruction's place in its stage.
+    pub index: u32,
+    pub instruction: String,
+    pub cached: bool,
+}
+
+/// The instructions of a BuildKit plain-progress log, each with whether it was CACHED:
+/// stages in the order the log first names them, each stage's instructions in their
+/// Dockerfile order. BuildKit prints `#7 [build 3/6] RUN cargo build ...` and later
+/// `#7 CACHED` in whatever order the steps ran or came from the cache.
+pub fn build_steps(log: &str) -> Vec<BuildStep> {
+    let mut found: Vec<(String, BuildStep)> = Vec::new();
     for line in log.lines() {
         let Some((id, rest)) = line.split_once(' ') else {
             continue;
@@ -866,21 +886,41 @@ pub fn build_steps(log: &str) -> Vec<(String, bool)> {
             continue;
         }
         if rest.trim() == "CACHED" {
-            if let Some(step) = steps.iter_mut().find(|(known, _, _)| known == id) {
-                step.2 = true;
+            if let Some((_, step)) = found.iter_mut().find(|(known, _)| known == id) {
+                step.cached = true;
             }
         } else if rest.starts_with('[')
             && !rest.starts_with("[internal]")
-            && !steps.iter().any(|(known, _, _)| known == id)
-            && let Some((_, instruction)) = rest.split_once("] ")
+            && !found.iter().any(|(known, _)| known == id)
+            && let Some((place, instruction)) = rest[1..].split_once("] ")
+            && let Some((stage, index)) = place.rsplit_once(' ')
+            && let Some(index) = index.split('/').next().and_then(|i| i.parse().ok())
         {
-            steps.push((id.to_string(), instruction.to_string(), false));
+            found.push((
+                id.to_string(),
+                BuildStep {
+                    stage: stage.to_string(),
+                    index,
+                    instruction: instruction.to_string(),
+                    cached: false,
+                },
+            ));
         }
     }
+    let mut steps: Vec<BuildStep> = found.into_iter().map(|(_, step)| step).collect();
+    let mut stages: Vec<String> = Vec::new();
+    for step in &steps {
+        if !stages.contains(&step.stage) {
+            stages.push(step.stage.clone());
+        }
+    }
+    steps.sort_by_key(|step| {
+        (
+            stages.iter().position(|stage| *stage == step.stage),
+            step.index,
+        )
+    });
     steps
-        .into_iter()
-        .map(|(_, instruction, cached)| (instruction, cached))
-        .collect()
 }
 
 /// Why a build failed: the failing instruction, the first error, a hint, and the
