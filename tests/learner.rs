@@ -21,8 +21,9 @@ struct Yours {
 impl Yours {
     fn of(slug: &str, case: &str, file: &str, edit: impl Fn(&str) -> String) -> Yours {
         let step = Step::get(slug);
+        // A space in the path, as under /mnt/c/Users/Jane Doe/ in WSL.
         let folder =
-            std::env::temp_dir().join(format!("ping-workshop-yours-{case}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("ping-workshop yours-{case}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&folder);
         std::fs::create_dir_all(&folder).expect("create a learner's folder");
         for entry in std::fs::read_dir(&step.dir).expect("read the step folder") {

@@ -121,7 +121,7 @@ impl Step {
             .map(Path::to_path_buf)
             .unwrap_or(absolute.clone());
         let reference = self.reference_file().display().to_string();
-        let shown_text = shown.display().to_string();
+        let shown_text = shell_word(&shown.display().to_string());
         let build = if self.facts.build.contains(&format!("-f {reference}")) {
             self.facts
                 .build
@@ -187,6 +187,17 @@ impl Step {
                 ),
             }
         }
+    }
+}
+
+/// A path as one word of a shell command: as it is when that is safe, else quoted
+/// (a WSL path under /mnt/c/Users/Jane Doe/ has a space).
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
