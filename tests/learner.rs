@@ -48,13 +48,14 @@ impl Yours {
     /// on a cold cache, several of these compile the service at once on two cores.
     async fn check(&self, slug: &str) -> Report {
         let limit = Duration::from_secs(1800);
-        let report = tokio::time::timeout(
-            limit,
-            learner::check(&Step::get(slug), &self.file, &self.tag),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag))
-        .unwrap_or_else(|message| panic!("{message}"));
+        let step = Step::get(slug);
+        let yours = step
+            .yours(&self.file, &self.tag)
+            .unwrap_or_else(|message| panic!("{message}"));
+        let report = tokio::time::timeout(limit, learner::check(&step, yours))
+            .await
+            .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag))
+            .unwrap_or_else(|message| panic!("{message}"));
         println!("{report}");
         report
     }

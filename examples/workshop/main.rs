@@ -111,7 +111,8 @@ fn check(args: &[String]) -> ExitCode {
         yours.facts.build
     );
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let report = match runtime.block_on(learner::check(&step, &file, &tag)) {
+    let folder = yours.dir.clone();
+    let report = match runtime.block_on(learner::check(&step, yours)) {
         Ok(report) => report,
         Err(message) => {
             eprintln!("{message}");
@@ -125,7 +126,7 @@ fn check(args: &[String]) -> ExitCode {
         );
     }
     // Only the learner's own step folder counts as progress, not a file elsewhere.
-    if yours.dir == Progress::folder().join(&step.slug) {
+    if folder == Progress::folder().join(&step.slug) {
         match Progress::record(&Progress::folder(), &report) {
             Ok(()) => println!("Recorded; `{}` shows all your steps.", learner::PROGRESS),
             Err(error) => eprintln!("could not record your progress: {error}"),

@@ -200,6 +200,11 @@ pub async fn answers_pong(image: &Image) -> Result<Running, Problem> {
     start_checked(image, running::request(&image.tag)).await
 }
 
+/// Starts the image with the hardened `docker run` flags the book shows for production.
+async fn start_locked_down(image: &Image) -> Result<Running, Problem> {
+    start_checked(image, running::hardened(running::request(&image.tag))).await
+}
+
 async fn start_checked(
     image: &Image,
     request: testcontainers::ContainerRequest<testcontainers::GenericImage>,
@@ -284,7 +289,7 @@ async fn reuses_the_dependency_layer(image: &Image) -> Result<Passed, Problem> {
 }
 
 async fn serves_locked_down(image: &Image) -> Result<Passed, Problem> {
-    let running = start_checked(image, running::hardened(running::request(&image.tag))).await?;
+    let running = start_locked_down(image).await?;
     let (uid, gid) = running.process_uid_gid();
     let user = image.config()["User"].as_str().unwrap_or("").to_string();
     let declared: Vec<u32> = user.split(':').filter_map(|id| id.parse().ok()).collect();
@@ -310,7 +315,7 @@ async fn becomes_healthy(image: &Image) -> Result<Passed, Problem> {
             "scratch has no curl: how can the service check itself?",
         );
     }
-    let running = start_checked(image, running::hardened(running::request(&image.tag))).await?;
+    let running = start_locked_down(image).await?;
     let took = running.try_wait_healthy(Duration::from_secs(30)).await?;
     Ok(Some(format!(
         "healthy {:.1} s after answering",
@@ -319,7 +324,7 @@ async fn becomes_healthy(image: &Image) -> Result<Passed, Problem> {
 }
 
 async fn stops_gracefully(image: &Image) -> Result<Passed, Problem> {
-    let running = start_checked(image, running::hardened(running::request(&image.tag))).await?;
+    let running = start_locked_down(image).await?;
     let (answer, stopped) = running.stop_with_a_request_in_flight().await;
     let took = format!("{:.2} s", stopped.took.as_secs_f64());
     if !(answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG")) {

@@ -53,42 +53,60 @@ pub fn ensure_ready() {
 
 /// Whether Docker answers and `docker build` uses BuildKit; what to do if not.
 pub fn check_ready() -> Result<(), String> {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let version = Command::new("docker")
-        .args([
-            "version",
-            "--format",
-            "{{.Client.Version}} {{.Server.Version}}",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| {
-            format!(
-                "Cannot run the `docker` command ({error}). Install Docker \
+    let versions = reachable(None)?;
+    check_buildkit(&versions.client).map(|_| ())
+}
+
+/// What `docker version` reports, and where the engine was reached.
+pub struct Versions {
+    pub client: String,
+    pub engine: String,
+    pub host: String,
+}
+
+/// Whether the engine at `host` (default: DOCKER_HOST, else the standard socket)
+/// answers; what to do when it does not.
+pub fn reachable(host: Option<&str>) -> Result<Versions, String> {
+    let mut command = Command::new("docker");
+    command.args([
+        "version",
+        "--format",
+        "{{.Client.Version}} {{.Server.Version}}",
+    ]);
+    // Only an explicit host: otherwise the client's own context decides, as for any command.
+    if let Some(host) = host {
+        command.env("DOCKER_HOST", host);
+    }
+    let host = host
+        .map(str::to_string)
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    let version = command.stdin(Stdio::null()).output().map_err(|error| {
+        format!(
+            "Cannot run the `docker` command ({error}). Install Docker \
                  (https://docs.docker.com/engine/install/) and rerun."
-            )
-        })?;
+        )
+    })?;
     let text = String::from_utf8_lossy(&version.stdout).trim().to_string();
     let mut parts = text.split_whitespace();
-    let (client, server) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if !version.status.success() || server.is_empty() {
+    let (client, engine) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if !version.status.success() || engine.is_empty() {
         return Err(format!(
             "Docker is not reachable at {host}. Start Docker (e.g. 'sudo systemctl start docker', \
              'sudo dockerd &', or open Docker Desktop) and rerun.\n  docker said: {}",
             String::from_utf8_lossy(&version.stderr).trim()
         ));
     }
-    check_buildkit_of(client).map(|_| ())
+    Ok(Versions {
+        client: client.to_string(),
+        engine: engine.to_string(),
+        host,
+    })
 }
 
-/// Whether `docker build` uses BuildKit with the `docker` first on PATH: how, or what to do.
-pub fn check_buildkit() -> Result<String, String> {
-    let client = run(&["version", "--format", "{{.Client.Version}}"]);
-    check_buildkit_of(String::from_utf8_lossy(&client.stdout).trim())
-}
-
-fn check_buildkit_of(client: &str) -> Result<String, String> {
+/// Whether `docker build` with this client (`client` is its version) uses BuildKit:
+/// how, or what to do.
+pub fn check_buildkit(client: &str) -> Result<String, String> {
     // Docker CLIs from 23.0 on build with the buildx plugin; without it they fall back
     // to the legacy builder, which ignores per-Dockerfile .dockerignore files.
     // Older CLIs have BuildKit built in and use it when DOCKER_BUILDKIT=1.
@@ -105,7 +123,7 @@ fn check_buildkit_of(client: &str) -> Result<String, String> {
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     if !has_buildx && major >= 23 {
-        let path = which_docker().unwrap_or_else(|| "docker".into());
+        let path = which("docker").map_or("docker".into(), |path| path.display().to_string());
         return Err(format!(
             "`docker` ({path}, client {client}) cannot build with BuildKit: its buildx plugin is \
              missing, and the legacy builder it falls back to ignores the steps' \
@@ -122,12 +140,12 @@ fn check_buildkit_of(client: &str) -> Result<String, String> {
     })
 }
 
-fn which_docker() -> Option<String> {
+/// Where `program` is on PATH, if anywhere.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
-            .map(|dir| dir.join("docker"))
+            .map(|dir| dir.join(program))
             .find(|candidate| candidate.is_file())
-            .map(|found| found.display().to_string())
     })
 }
 

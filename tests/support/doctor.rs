@@ -40,7 +40,8 @@ impl std::fmt::Display for Doctor {
                 Status::Fail => "✗",
                 Status::Skipped => "·",
             };
-            writeln!(f, "  {mark} {}: {}", line.what, line.detail)?;
+            let detail = line.detail.replace('\n', "\n      ");
+            writeln!(f, "  {mark} {}: {detail}", line.what)?;
         }
         match self.failures() {
             0 => write!(f, "Ready for the workshop."),
@@ -86,55 +87,24 @@ impl Doctor {
             docker_host,
             lines: Vec::new(),
         };
-        let host = doctor
-            .docker_host
-            .clone()
-            .or_else(|| std::env::var("DOCKER_HOST").ok())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-
-        let versions = doctor.docker(
-            &[
-                "version",
-                "--format",
-                "{{.Client.Version}} {{.Server.Version}}",
-            ],
-            Duration::from_secs(20),
-        );
-        let reachable = match versions {
-            Ok(text) if text.split_whitespace().count() == 2 => {
-                let (client, engine) = text.split_once(' ').unwrap_or_default();
+        let reachable = match super::docker::reachable(doctor.docker_host.as_deref()) {
+            Ok(versions) => {
                 doctor.add(
                     Status::Ok,
                     "Docker",
-                    format!("client {client}, engine {engine} at {host}"),
-                );
-                true
-            }
-            Ok(_) | Err(_) if which("docker").is_none() => {
-                doctor.add(
-                    Status::Fail,
-                    "Docker",
-                    "no `docker` command on PATH: install Docker Desktop or Docker Engine \
-                     (https://docs.docker.com/engine/install/)",
-                );
-                false
-            }
-            Ok(text) | Err(text) => {
-                doctor.add(
-                    Status::Fail,
-                    "Docker",
                     format!(
-                        "not reachable at {host}. Start Docker (open Docker Desktop, or \
-                         'sudo systemctl start docker', or 'sudo dockerd &'), or set DOCKER_HOST \
-                         to your engine's socket. Docker said: {}",
-                        text.lines().last().unwrap_or("nothing")
+                        "client {}, engine {} at {}",
+                        versions.client, versions.engine, versions.host
                     ),
                 );
-                false
+                Some(versions.client)
+            }
+            Err(message) => {
+                doctor.add(Status::Fail, "Docker", message);
+                None
             }
         };
-
-        if !reachable {
+        let Some(client) = reachable else {
             for what in [
                 "BuildKit",
                 "disk space",
@@ -144,9 +114,9 @@ impl Doctor {
                 doctor.add(Status::Skipped, what, "needs Docker first");
             }
             return doctor;
-        }
+        };
 
-        match super::docker::check_buildkit() {
+        match super::docker::check_buildkit(&client) {
             Ok(how) => doctor.add(Status::Ok, "BuildKit", how),
             Err(message) => doctor.add(Status::Fail, "BuildKit", message),
         }
@@ -360,12 +330,4 @@ fn df_available_kb(output: &str) -> Option<u64> {
         .nth(3)?
         .parse()
         .ok()
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
 }

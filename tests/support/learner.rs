@@ -202,8 +202,8 @@ fn shell_word(text: &str) -> String {
 }
 
 /// Builds the learner's file as `step`'s image and runs the step's checks on it.
-pub async fn check(step: &Step, file: &Path, tag: &str) -> Result<Report, String> {
-    let yours = step.yours(file, tag)?;
+/// `yours` is `step` made from the learner's file (`Step::yours`).
+pub async fn check(step: &Step, yours: Step) -> Result<Report, String> {
     let subject = yours
         .learner_file
         .as_ref()

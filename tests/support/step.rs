@@ -129,7 +129,7 @@ impl Step {
                         "`{}` succeeded but did not create the image {tag}",
                         self.facts.build
                     ),
-                    if self.facts.build.starts_with("TAG=") {
+                    if self.learner_file.as_deref().is_some_and(is_script) {
                         "your script gets the image's name in $TAG: tag the run image \"$TAG\", as the reference build.sh does".to_string()
                     } else {
                         format!("the build must tag its image {tag}")
@@ -140,9 +140,7 @@ impl Step {
                 docker::remove_if_dangling(&old);
             }
         }
-        let mut image = Image::of(self.clone(), log);
-        image.build_time = started.elapsed();
-        Ok(image)
+        Ok(Image::of(self.clone(), log, started.elapsed()))
     }
 
     /// Step 05's experiment: copy the build context to a temporary folder, change
@@ -304,7 +302,7 @@ pub struct Image {
 }
 
 impl Image {
-    fn of(step: Step, build_log: String) -> Image {
+    fn of(step: Step, build_log: String, build_time: std::time::Duration) -> Image {
         let tag = step.facts.image.clone();
         let json = docker::ok(&["image", "inspect", &tag]);
         let mut inspect: serde_json::Value =
@@ -316,7 +314,7 @@ impl Image {
             tag,
             id,
             build_log,
-            build_time: std::time::Duration::ZERO,
+            build_time,
             inspect,
             files: OnceLock::new(),
         }
@@ -508,11 +506,10 @@ impl Image {
     /// source build ran again. Reads this image's build log.
     pub fn reused_the_dependency_layer(&self) -> Result<(), Problem> {
         // The cargo builds in Dockerfile order: the dependencies' first, the source's last.
-        let mut builds: Vec<BuildStep> = build_steps(&self.build_log)
+        let builds: Vec<BuildStep> = build_steps(&self.build_log)
             .into_iter()
             .filter(|step| step.instruction.contains("cargo build"))
             .collect();
-        builds.sort_by_key(|step| step.index);
         let Some((first, last)) = builds.first().zip(builds.last()) else {
             return problem(
                 "the build log shows no `cargo build` instruction",
@@ -553,11 +550,9 @@ impl Image {
             .map(words)
             .find(|words| !words.is_empty())?;
         // Shell form, `sh -c "/ping serve"`: the binary is the first word of the script.
-        let first = match command.as_slice() {
-            [shell, "-c", script, ..] if shell.ends_with("/sh") => {
-                script.split_whitespace().next()?
-            }
-            _ => command[0],
+        let first = match shell_form(&command) {
+            Some((_, script)) => script.split_whitespace().next()?,
+            None => command[0],
         };
         if first.starts_with('/') {
             return Some(first.to_string());
@@ -608,6 +603,11 @@ impl Image {
         bytes
     }
 
+    /// The bytes of the service binary at `path`, if the image has it.
+    fn service_binary_bytes(&self, path: &str) -> Option<Vec<u8>> {
+        self.files().contains(path).then(|| self.copy_out(path))
+    }
+
     /// Step 06: the service binary has no ELF interpreter and needs no shared library.
     pub fn binary_is_static(&self) -> Result<(), Problem> {
         let Some(path) = self.service_binary() else {
@@ -616,13 +616,12 @@ impl Image {
                 "use the exec form, with the binary's absolute path",
             );
         };
-        if !self.files().contains(&path) {
+        let Some(bytes) = self.service_binary_bytes(&path) else {
             return problem(
                 format!("ENTRYPOINT/CMD runs {path}, which is not in the image"),
                 "COPY the binary to the path your ENTRYPOINT names",
             );
-        }
-        let bytes = self.copy_out(&path);
+        };
         let elf = match goblin::elf::Elf::parse(&bytes) {
             Ok(elf) => elf,
             Err(error) => {
@@ -656,10 +655,7 @@ impl Image {
     /// The service binary and the ELF loader it asks for, when the image lacks that loader.
     pub fn missing_loader(&self) -> Option<(String, String)> {
         let path = self.service_binary()?;
-        if !self.files().contains(&path) {
-            return None;
-        }
-        let bytes = self.copy_out(&path);
+        let bytes = self.service_binary_bytes(&path)?;
         let interpreter = goblin::elf::Elf::parse(&bytes)
             .ok()?
             .interpreter?
@@ -720,15 +716,12 @@ impl Image {
             ("CMD", &config["Cmd"]),
         ] {
             let command = words(value);
-            if command.len() >= 2
-                && command[1] == "-c"
-                && command[0].ends_with("/sh")
-                && !self.files().contains(command[0])
+            if let Some((shell, _)) = shell_form(&command)
+                && !self.files().contains(shell)
             {
                 return problem(
                     format!(
-                        "{name} is in shell form: Docker runs it as {command:?}, but the image has no {}",
-                        command[0]
+                        "{name} is in shell form: Docker runs it as {command:?}, but the image has no {shell}"
                     ),
                     format!(
                         "write it in exec form, a JSON array: {name} [\"/ping\"] runs the binary itself"
@@ -852,6 +845,14 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         } else {
             std::fs::copy(&source, &target).expect("copy a file");
         }
+    }
+}
+
+/// A command Docker runs through a shell (`["/bin/sh", "-c", script]`): the shell and the script.
+fn shell_form<'a>(command: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    match command {
+        [shell, "-c", script, ..] if shell.ends_with("/sh") => Some((shell, script)),
+        _ => None,
     }
 }
 
