@@ -1,8 +1,8 @@
 //! The ping service itself, without Docker: the built binary, run as a process.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
@@ -11,27 +11,50 @@ use assert_cmd::cargo::cargo_bin;
 struct Service {
     child: Child,
     port: u16,
+    /// Kept open: ping prints "stopped" when it ends, and a closed pipe would fail that print.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Service {
+    /// Starts ping on a port nothing else holds, and returns once *this* ping listens.
+    ///
+    /// A port that was free a moment ago can be taken by a parallel test before ping binds it;
+    /// probing the port would then reach the other test's server. So wait for ping's own
+    /// "listening on" line instead, and try another port if ping says the port is taken.
     fn start() -> Service {
-        let port = free_port();
-        let child = Command::new(cargo_bin("ping"))
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the ping binary");
-        let service = Service { child, port };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let mut refused = Vec::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(cargo_bin("ping"))
+                .env("PORT", port.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the ping binary");
+            let mut stdout = BufReader::new(child.stdout.take().expect("ping's stdout"));
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read ping's stdout");
+            if line.starts_with("ping: listening on") {
+                return Service {
+                    child,
+                    port,
+                    _stdout: stdout,
+                };
+            }
+            // No line: ping ended before listening. Only a taken port is worth another try.
+            let mut stderr = String::new();
+            let _ = child
+                .stderr
+                .take()
+                .map(|mut e| e.read_to_string(&mut stderr));
+            let status = child.wait().expect("wait for ping");
             assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "ping did not listen on {port}"
+                stderr.contains("cannot listen"),
+                "ping did not start on port {port} ({status}): {line}{stderr}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            refused.push(stderr);
         }
-        service
+        panic!("ping could not listen on 5 free ports: {refused:?}");
     }
 
     fn url(&self, path: &str) -> String {
@@ -125,10 +148,10 @@ async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
         .unwrap();
     stream.write_all(b"THIS IS NOT HTTP\r\n\r\n").unwrap();
     let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let read = stream.read_to_string(&mut answer);
     assert!(
         answer.starts_with("HTTP/1.1 400"),
-        "expected a 400 answer, got {answer:?}"
+        "expected a 400 answer, got {answer:?} ({read:?})"
     );
     assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
 }
@@ -196,10 +219,15 @@ fn healthcheck_exits_0_against_a_live_service() {
 
 #[test]
 fn healthcheck_exits_1_when_nothing_listens() {
+    // Bound but not listening: the port stays ours (no parallel test can serve on it), and
+    // a connection to it is refused.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = held.local_addr().unwrap().port();
     assert_cmd::Command::cargo_bin("ping")
         .unwrap()
         .arg("healthcheck")
-        .env("PORT", free_port().to_string())
+        .env("PORT", port.to_string())
         .timeout(Duration::from_secs(10))
         .assert()
         .code(1)
