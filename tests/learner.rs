@@ -4,6 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::doctor::{Doctor, Status};
@@ -445,5 +446,128 @@ fn a_build_log_is_read_in_dockerfile_order() {
             ("build", 6, false),
             ("stage-1", 2, false)
         ]
+    );
+}
+
+// The workshop tool itself, run as a learner runs it (`cargo workshop …`): its exit
+// codes, and messages instead of backtraces.
+
+/// The built workshop tool; cargo builds it once per test run (a no-op after `cargo test`,
+/// which builds the examples anyway) and names the executable.
+fn workshop_tool() -> assert_cmd::Command {
+    static TOOL: OnceLock<PathBuf> = OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = std::process::Command::new(cargo)
+            .current_dir(repo_root())
+            .args(["build", "--quiet", "--example", "workshop"])
+            .arg("--message-format=json")
+            .output()
+            .expect("run cargo build --example workshop");
+        assert!(
+            output.status.success(),
+            "building the workshop tool failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "workshop")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the workshop tool's executable")
+    });
+    let mut command = assert_cmd::Command::new(tool);
+    command
+        .current_dir(repo_root())
+        .timeout(Duration::from_secs(300));
+    command
+}
+
+/// What the tool printed, after checking it exited with `code` and printed no backtrace.
+fn run_tool(command: &mut assert_cmd::Command, code: i32) -> String {
+    let output = command.output().expect("run the workshop tool");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{printed}");
+    assert_eq!(output.status.code(), Some(code), "exit code of:\n{printed}");
+    for backtrace in ["panicked at", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!printed.contains(backtrace), "a backtrace in:\n{printed}");
+    }
+    printed
+}
+
+#[test]
+fn the_tool_names_the_steps_when_asked_for_one_that_does_not_exist() {
+    let printed = run_tool(workshop_tool().args(["check", "42"]), 2);
+    assert_says(
+        &printed,
+        &[
+            "there is no step \"42\"; the steps are 01-naive, 02-slim-base",
+            "usage: cargo workshop check NN [FILE]",
+            "cargo workshop doctor",
+        ],
+    );
+    let printed = run_tool(&mut workshop_tool(), 2);
+    assert_says(&printed, &["which tool?", "cargo workshop progress"]);
+}
+
+#[test]
+fn the_tool_says_where_a_missing_file_should_be_even_without_docker() {
+    let printed = run_tool(
+        workshop_tool()
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(["check", "5", "/nonexistent/Dockerfile"]),
+        1,
+    );
+    assert_says(&printed, &["/nonexistent/Dockerfile does not exist yet"]);
+}
+
+#[test]
+fn the_tool_without_docker_says_how_to_start_it() {
+    let step = Step::get("08-production");
+    let no_docker = "unix:///nonexistent/docker.sock";
+    let printed = run_tool(
+        workshop_tool()
+            .env("DOCKER_HOST", no_docker)
+            .args(["check", "08"])
+            .arg(step.dir.join("Dockerfile")),
+        1,
+    );
+    assert_says(
+        &printed,
+        &[no_docker, "Start Docker", "cargo workshop doctor"],
+    );
+    let printed = run_tool(
+        workshop_tool().env("DOCKER_HOST", no_docker).arg("doctor"),
+        1,
+    );
+    assert_says(&printed, &["Start Docker", "needs Docker first"]);
+}
+
+#[test]
+fn the_tool_reports_a_broken_dockerfile_and_fails() {
+    docker::ensure_ready();
+    let yours = Yours::of("08-production", "tool", "Dockerfile", |text| {
+        text.replacen("FROM scratch", "FORM scratch", 1)
+    });
+    let progress = std::fs::read(repo_root().join("yours/progress.json")).ok();
+    let printed = run_tool(workshop_tool().args(["check", "08"]).arg(&yours.file), 1);
+    assert_says(
+        &printed,
+        &[
+            "Building with `docker build",
+            "unknown instruction: FORM",
+            "✗ the build failed",
+            "none of the 12 checks ran",
+        ],
+    );
+    // A file outside yours/ is not the learner's progress.
+    assert!(!printed.contains("Recorded"), "{printed}");
+    assert_eq!(
+        std::fs::read(repo_root().join("yours/progress.json")).ok(),
+        progress
     );
 }
