@@ -571,3 +571,36 @@ fn the_tool_reports_a_broken_dockerfile_and_fails() {
         progress
     );
 }
+
+/// A learner watching `cargo workshop check` sees each instruction as the build reaches it.
+#[test]
+fn a_build_is_shown_as_it_moves() {
+    let log = "\
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
+#4 resolve docker.io/library/rust:1.95-slim-trixie done
+#4 CACHED
+#8 [build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --release --locked && rm -r src
+#8 sha256:1f3e
+#8 CACHED
+#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
+#9 0.512    Compiling ping v0.1.0 (/app)
+#9 25.10     Finished `release` profile [optimized] target(s) in 24.98s
+#9 DONE 25.3s
+#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
+#10 DONE 0.1s
+";
+    let mut echo = support::step::BuildEcho::default();
+    let shown: Vec<String> = log.lines().filter_map(|line| echo.line(line)).collect();
+    assert_eq!(
+        shown,
+        [
+            "[build 1/6] FROM docker.io/library/rust:1.95-slim-trixie   (cached)",
+            "[build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --rele…   (cached)",
+            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked",
+            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked   done in 25.3s",
+            "[stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping",
+        ]
+    );
+}

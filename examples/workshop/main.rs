@@ -96,7 +96,7 @@ fn check(args: &[String]) -> ExitCode {
     };
     // The file first: a learner without Docker still learns where their file should be.
     let tag = format!("{}-yours", step.facts.image);
-    let yours = match step.yours(&file, &tag) {
+    let mut yours = match step.yours(&file, &tag) {
         Ok(yours) => yours,
         Err(message) => {
             eprintln!("{message}");
@@ -111,6 +111,7 @@ fn check(args: &[String]) -> ExitCode {
         "Building with `{}` (the first build of a step takes minutes; later ones reuse the cache)…",
         yours.facts.build
     );
+    yours.echo_build = true;
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let folder = yours.dir.clone();
     let report = match runtime.block_on(learner::check(&step, yours)) {

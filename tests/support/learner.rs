@@ -144,6 +144,7 @@ impl Step {
             dir: absolute.parent().expect("a file's folder").to_path_buf(),
             facts,
             learner_file: Some(absolute),
+            echo_build: false,
         })
     }
 

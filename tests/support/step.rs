@@ -1,5 +1,7 @@
 //! A step (`steps/NN-slug/`), its facts (`step.toml`), and the image it builds.
 
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -54,6 +56,8 @@ pub struct Step {
     pub facts: Facts,
     /// In learner mode: the learner's Dockerfile (or script) the build uses instead.
     pub learner_file: Option<PathBuf>,
+    /// Print each instruction as the build reaches it, so a long build is seen to move.
+    pub echo_build: bool,
 }
 
 impl Step {
@@ -69,6 +73,7 @@ impl Step {
             dir,
             facts,
             learner_file: None,
+            echo_build: false,
         }
     }
 
@@ -104,12 +109,29 @@ impl Step {
             .current_dir(dir)
             .stdin(Stdio::null());
         docker::with_buildkit(&mut command);
-        let output = command
-            .output()
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|error| panic!("cannot run bash: {error}"));
-        let log = String::from_utf8_lossy(&output.stdout).to_string();
+        let mut log = String::new();
+        let mut echo = BuildEcho::default();
+        let stdout = BufReader::new(child.stdout.take().expect("the build's output"));
+        for line in stdout.split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line);
+            if self.echo_build
+                && let Some(shown) = echo.line(&line)
+            {
+                println!("    {shown}");
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        let status = child
+            .wait()
+            .unwrap_or_else(|error| panic!("cannot wait for the build: {error}"));
         let log_path = self.save_log("build", &log);
-        if !output.status.success() {
+        if !status.success() {
             let dockerfiles = self.dockerfiles();
             let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
             return Err(BuildFailure::from_log(
@@ -172,6 +194,9 @@ impl Step {
             self.slug
         ));
         std::fs::write(&main, source).expect("change the copied src/main.rs");
+        if self.echo_build {
+            println!("Rebuilding after a source-only change to src/main.rs, in a copy…");
+        }
         let image = self.try_build_in(&copy);
         let _ = std::fs::remove_dir_all(&copy);
         image
@@ -890,22 +915,10 @@ pub fn build_steps(log: &str) -> Vec<BuildStep> {
             if let Some((_, step)) = found.iter_mut().find(|(known, _)| known == id) {
                 step.cached = true;
             }
-        } else if rest.starts_with('[')
-            && !rest.starts_with("[internal]")
-            && !found.iter().any(|(known, _)| known == id)
-            && let Some((place, instruction)) = rest[1..].split_once("] ")
-            && let Some((stage, index)) = place.rsplit_once(' ')
-            && let Some(index) = index.split('/').next().and_then(|i| i.parse().ok())
+        } else if !found.iter().any(|(known, _)| known == id)
+            && let Some(step) = instruction_line(rest)
         {
-            found.push((
-                id.to_string(),
-                BuildStep {
-                    stage: stage.to_string(),
-                    index,
-                    instruction: instruction.to_string(),
-                    cached: false,
-                },
-            ));
+            found.push((id.to_string(), step));
         }
     }
     let mut steps: Vec<BuildStep> = found.into_iter().map(|(_, step)| step).collect();
@@ -922,6 +935,71 @@ pub fn build_steps(log: &str) -> Vec<BuildStep> {
         )
     });
     steps
+}
+
+/// `[build 3/6] RUN cargo build ...`, the line BuildKit prints when it reaches an
+/// instruction of the Dockerfile (not its `[internal]` work).
+fn instruction_line(rest: &str) -> Option<BuildStep> {
+    let (place, instruction) = rest.strip_prefix('[')?.split_once("] ")?;
+    let (stage, index) = place.rsplit_once(' ')?;
+    if stage == "internal" {
+        return None;
+    }
+    Some(BuildStep {
+        stage: stage.to_string(),
+        index: index.split('/').next()?.parse().ok()?,
+        instruction: instruction.to_string(),
+        cached: false,
+    })
+}
+
+/// Turns a BuildKit plain-progress log, line by line, into what a learner watching
+/// the build wants to see: each instruction when it starts or comes from the cache,
+/// and how long the slow ones took.
+#[derive(Default)]
+pub struct BuildEcho {
+    /// `#7` → `[build 3/6] RUN cargo build …`
+    names: HashMap<String, String>,
+    started: HashSet<String>,
+}
+
+impl BuildEcho {
+    /// What to show for this line of the log, if anything.
+    pub fn line(&mut self, line: &str) -> Option<String> {
+        let (id, rest) = line.split_once(' ')?;
+        if !id.starts_with('#') {
+            return None;
+        }
+        let rest = rest.trim();
+        if !self.names.contains_key(id) {
+            let place = rest.strip_prefix('[')?.split_once(']')?.0;
+            let step = instruction_line(rest)?;
+            let mut instruction: String = step.instruction.chars().take(72).collect();
+            if instruction.len() < step.instruction.len() {
+                instruction.push('…');
+            }
+            self.names
+                .insert(id.to_string(), format!("[{place}] {instruction}"));
+            return None;
+        }
+        let name = &self.names[id];
+        if rest == "CACHED" {
+            return Some(format!("{name}   (cached)"));
+        }
+        if let Some(took) = rest.strip_prefix("DONE ") {
+            // A quick instruction says nothing between its name and DONE: show it once.
+            if self.started.insert(id.to_string()) {
+                return Some(name.clone());
+            }
+            let seconds: f64 = took.trim_end_matches('s').parse().unwrap_or(0.0);
+            return (seconds >= 1.0).then(|| format!("{name}   done in {took}"));
+        }
+        // Digests and the resolving of a base image say nothing about progress.
+        if rest.starts_with("sha256:") || rest.starts_with("resolve ") {
+            return None;
+        }
+        self.started.insert(id.to_string()).then(|| name.clone())
+    }
 }
 
 /// Why a build failed: the failing instruction, the first error, a hint, and the
