@@ -73,9 +73,12 @@ async fn serve(port: u16) -> ExitCode {
     // ANCHOR: shutdown
     // In a container this process is PID 1, and the kernel ignores SIGTERM for a PID 1
     // that installed no handler: `docker stop` would wait 10 s and then kill it.
+    // The handlers are installed here, before "listening" is printed: a stop that
+    // arrives as soon as the service is up must not find it without one.
+    let stop = shutdown_signal();
     let handle = server.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         // Finish the requests in flight, then return from `serve`.
         handle.stop_graceful(Duration::from_secs(5));
     });
@@ -87,14 +90,17 @@ async fn serve(port: u16) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Resolves on the first SIGTERM (`docker stop`) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// Installs the SIGTERM (`docker stop`) and SIGINT (Ctrl-C) handlers now; the returned
+/// future resolves on the first of them.
+fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install the SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 

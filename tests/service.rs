@@ -61,11 +61,12 @@ impl Service {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.child.id().to_string()])
-            .status();
-        assert!(status.expect("run kill").success(), "kill -s {name} failed");
+    /// Sends `signal` at once (no `kill` process in between: the tests are about timing).
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
     }
 
     /// Waits for the process to exit; None if it is still running after `limit`.
@@ -159,17 +160,35 @@ async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
 #[test]
 fn sigterm_stops_it_with_exit_code_0_within_a_second() {
     let mut service = Service::start();
-    service.signal("TERM");
+    service.signal(libc::SIGTERM);
     let status = service
         .exit_within(Duration::from_secs(1))
         .expect("ping still runs 1 s after SIGTERM");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
 
+/// `docker stop` can come the moment the service is up: its handlers must already be
+/// installed when it says it listens, or SIGTERM kills it (or, as PID 1, is ignored).
+#[test]
+fn a_sigterm_right_after_it_says_it_listens_still_stops_it_cleanly() {
+    for attempt in 1..=30 {
+        let mut service = Service::start();
+        service.signal(libc::SIGTERM);
+        let status = service
+            .exit_within(Duration::from_secs(1))
+            .expect("ping still runs 1 s after SIGTERM");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "attempt {attempt}: {status} after a SIGTERM sent as soon as ping said it listens"
+        );
+    }
+}
+
 #[test]
 fn sigint_stops_it_with_exit_code_0_within_a_second() {
     let mut service = Service::start();
-    service.signal("INT");
+    service.signal(libc::SIGINT);
     let status = service
         .exit_within(Duration::from_secs(1))
         .expect("ping still runs 1 s after SIGINT");
@@ -188,7 +207,7 @@ async fn a_request_in_flight_when_sigterm_arrives_still_completes() {
         .write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    service.signal("TERM");
+    service.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(100));
     stream.write_all(b"Connection: close\r\n\r\n").unwrap();
     let mut answer = String::new();
