@@ -73,14 +73,18 @@ impl Drop for Yours {
     }
 }
 
-/// The report's text for one check, from its ✗ line to its hint.
-fn failure_of(report: &Report, check: &str) -> String {
-    let outcome = report
+/// The report's line for one check.
+fn outcome_of<'a>(report: &'a Report, check: &str) -> &'a support::checks::Outcome {
+    report
         .outcomes
         .iter()
         .find(|o| o.check.name() == check)
-        .unwrap_or_else(|| panic!("the report has no check {check}"));
-    let problem = outcome
+        .unwrap_or_else(|| panic!("the report has no check {check}"))
+}
+
+/// The report's text for one check, from its ✗ line to its hint.
+fn failure_of(report: &Report, check: &str) -> String {
+    let problem = outcome_of(report, check)
         .result
         .as_ref()
         .expect_err(&format!("{check} should fail"));
@@ -176,12 +180,7 @@ async fn a_service_on_the_wrong_port_is_named_at_once() {
         ],
     );
     // Read from the service's own log line, not from a 30 s wait for an answer.
-    let took = report
-        .outcomes
-        .iter()
-        .find(|outcome| outcome.check.name() == "answers_pong")
-        .expect("the step checks answers_pong")
-        .took;
+    let took = outcome_of(&report, "answers_pong").took;
     assert!(
         took < Duration::from_secs(25),
         "the wrong port took {took:?} to name"

@@ -81,12 +81,7 @@ impl Step {
     /// repository root, exactly as a learner types it. Panics with the failing
     /// instruction and the end of the build log when the build fails.
     pub fn build(&self) -> Image {
-        self.build_in(repo_root())
-    }
-
-    /// The same build command, run in another directory (a modified copy of the context).
-    pub fn build_in(&self, dir: &std::path::Path) -> Image {
-        self.try_build_in(dir)
+        self.try_build()
             .unwrap_or_else(|failed| panic!("{}", failed.report))
     }
 
@@ -94,6 +89,7 @@ impl Step {
         self.try_build_in(repo_root())
     }
 
+    /// The same build command, run in another directory (a modified copy of the context).
     pub fn try_build_in(&self, dir: &std::path::Path) -> Result<Image, BuildFailure> {
         docker::ensure_ready();
         self.ensure_base_images()?;
