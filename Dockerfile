@@ -1,6 +1,7 @@
 FROM rust:1.95-slim-trixie AS build
-RUN rustup target add "$(uname -m)-unknown-linux-musl" \
- && printf '[build]\ntarget = "%s-unknown-linux-musl"\n' "$(uname -m)" >> "$CARGO_HOME/config.toml"
+RUN target="$(uname -m)-unknown-linux-musl" \
+ && rustup target add "$target" \
+ && printf '[build]\ntarget = "%s"\n' "$target" >> "$CARGO_HOME/config.toml"
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs \
@@ -11,11 +12,12 @@ RUN touch src/main.rs && cargo build --profile dist --locked \
  && cp target/*-unknown-linux-musl/dist/ping /ping
 
 FROM scratch
-# Where the source lives; set it when you build: --build-arg SOURCE_URL="$(git remote get-url origin)".
+# Where the source lives; set it when you build:
+#   --build-arg SOURCE_URL="$(git remote get-url origin)"
 ARG SOURCE_URL=https://example.com/ping-workshop
 # Labels tell registries and scanners what this image is (OCI annotation keys).
 LABEL org.opencontainers.image.title="ping" \
-      org.opencontainers.image.description="GET /ping answers PONG: a salvo service in a 2 MB scratch image" \
+      org.opencontainers.image.description="GET /ping answers PONG" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=build /ping /ping
@@ -24,6 +26,7 @@ COPY --from=build /ping /ping
 USER 65532:65532
 EXPOSE 8080
 # scratch has no curl: the binary checks itself (`ping healthcheck`).
-HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["/ping", "healthcheck"]
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/ping", "healthcheck"]
 # Exec form: /ping is PID 1 and receives docker stop's SIGTERM itself.
 ENTRYPOINT ["/ping"]

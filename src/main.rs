@@ -17,7 +17,7 @@ async fn ping() -> &'static str {
     "PONG"
 }
 
-/// The routes. Salvo answers 404 for unknown paths and 405 for other methods on /ping.
+/// The routes: salvo answers 404 for other paths, 405 for other methods.
 fn router() -> Router {
     Router::new().push(Router::with_path("ping").get(ping))
 }
@@ -71,10 +71,10 @@ async fn serve(port: u16) -> ExitCode {
     let server = Server::new(acceptor);
 
     // ANCHOR: shutdown
-    // In a container this process is PID 1, and the kernel ignores SIGTERM for a PID 1
-    // that installed no handler: `docker stop` would wait 10 s and then kill it.
-    // The handlers are installed here, before "listening" is printed: a stop that
-    // arrives as soon as the service is up must not find it without one.
+    // In a container this process is PID 1, and the kernel ignores SIGTERM for
+    // a PID 1 that installed no handler: `docker stop` would wait 10 s, then
+    // kill it. The handlers are installed here, before "listening" is printed:
+    // a stop that arrives as soon as the service is up must find them.
     let stop = shutdown_signal();
     let handle = server.handle();
     tokio::spawn(async move {

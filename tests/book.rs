@@ -3,10 +3,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::OnceLock;
 
 use support::book::{self, GENERATE};
-use support::repo_root;
+use support::{Step, repo_root};
 
 fn src() -> PathBuf {
     repo_root().join("book/src")
@@ -196,48 +196,44 @@ fn no_measured_number_is_typed_by_hand() {
     }
 }
 
-fn mdbook() -> Command {
-    let found = Command::new("mdbook")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    assert!(
-        found,
-        "mdbook is not installed, and `cargo test` builds the book. Install it: `cargo install mdbook --locked`"
-    );
-    Command::new("mdbook")
+/// The book, built once per test run into a temporary folder, with mdBook's log.
+fn built_book() -> &'static (PathBuf, String) {
+    static BUILT: OnceLock<(PathBuf, String)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("ping-workshop-book-{}", std::process::id()));
+        let log = book::build_html(&out).unwrap_or_else(|message| panic!("{message}"));
+        (out, log)
+    })
+}
+
+/// Every built page, with its HTML.
+fn pages() -> Vec<(PathBuf, String)> {
+    let mut pages = Vec::new();
+    collect_html(&built_book().0, &mut pages);
+    pages.sort();
+    pages
+        .into_iter()
+        .map(|page| {
+            let html = std::fs::read_to_string(&page).unwrap();
+            (page, html)
+        })
+        .collect()
 }
 
 #[test]
 fn the_book_builds_with_working_internal_links() {
-    let out = std::env::temp_dir().join(format!("ping-workshop-book-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let output = mdbook()
-        .arg("build")
-        .arg(repo_root().join("book"))
-        .arg("--dest-dir")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "mdbook build failed:\n{log}");
+    let (out, log) = built_book();
     assert!(
         !log.contains("[WARN]") && !log.contains("WARN "),
         "mdbook build warned:\n{log}"
     );
-
-    let mut pages = Vec::new();
-    collect_html(&out, &mut pages);
+    let pages = pages();
     assert!(
-        pages.iter().any(|page| page.ends_with("print.html")),
-        "the print page was not built"
+        pages.iter().any(|(page, _)| page.ends_with("print.html")),
+        "the print page was not built in {}",
+        out.display()
     );
-    for page in &pages {
-        let html = std::fs::read_to_string(page).unwrap();
+    for (page, html) in &pages {
         assert!(
             !html.contains("{{#"),
             "{}: an mdBook directive was left unexpanded",
@@ -268,7 +264,121 @@ fn the_book_builds_with_working_internal_links() {
             assert!(resolved.exists(), "{}: broken link {link}", page.display());
         }
     }
-    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The text of every `<pre><code>` block of a page, as the reader sees it.
+fn code_blocks(html: &str) -> Vec<String> {
+    html.split("<pre><code")
+        .skip(1)
+        .filter_map(|rest| {
+            let body = rest.split_once('>')?.1;
+            let code = body.split("</code></pre>").next()?;
+            Some(
+                code.replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
+                    .replace("&#39;", "'")
+                    .replace("&amp;", "&"),
+            )
+        })
+        .collect()
+}
+
+/// A line longer than the content column scrolls sideways, and what scrolls away is
+/// usually what matters: the image name at the end of a `docker run`, the target of a
+/// `printf`. Caught here without a browser; the browser test measures the real thing.
+#[test]
+fn no_line_of_code_in_the_book_is_wider_than_the_page() {
+    let mut too_wide = Vec::new();
+    for (page, html) in pages() {
+        if page.ends_with("print.html") {
+            continue;
+        }
+        for block in code_blocks(&html) {
+            for line in block.lines() {
+                let width = line.chars().count();
+                if width > book::CODE_COLUMNS {
+                    too_wide.push(format!(
+                        "{}: {width} characters: {line}",
+                        page.file_name().unwrap().to_string_lossy()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        too_wide.is_empty(),
+        "lines wider than the book's {} columns (wrap them in the file the book includes):\n{}",
+        book::CODE_COLUMNS,
+        too_wide.join("\n")
+    );
+}
+
+/// A runnable Rust block makes every reader's browser ask play.rust-lang.org for its
+/// crate list: the book must work offline and contact nobody.
+#[test]
+fn no_code_block_is_sent_to_the_rust_playground() {
+    for (page, html) in pages() {
+        assert!(
+            !html.contains("class=\"playground\""),
+            "{}: a Rust block would run on the playground; mark it `rust,noplayground`",
+            page.display()
+        );
+    }
+}
+
+/// "What changed since step NN" explains the instructions the diff changes, and no
+/// others: a bullet that leads with an instruction the step did not touch teaches
+/// something that happened in another step.
+#[test]
+fn what_changed_explains_only_instructions_the_step_changes() {
+    const INSTRUCTIONS: &[&str] = &[
+        "FROM",
+        "RUN",
+        "CMD",
+        "LABEL",
+        "EXPOSE",
+        "ENV",
+        "ADD",
+        "COPY",
+        "ENTRYPOINT",
+        "VOLUME",
+        "USER",
+        "WORKDIR",
+        "ARG",
+        "ONBUILD",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
+    ];
+    let slugs = book::step_slugs();
+    for pair in slugs.windows(2) {
+        let (previous, step) = (Step::get(&pair[0]), Step::get(&pair[1]));
+        let changed = book::changed_instructions(&previous, &step);
+        let text = std::fs::read_to_string(src().join(format!("{}.md", step.slug))).unwrap();
+        let Some((_, section)) = text.split_once("## What changed since") else {
+            panic!("{}.md has no \"What changed since\" section", step.slug);
+        };
+        let section = section.split("\n## ").next().unwrap_or("");
+        // The lead of each bullet: its bold words, e.g. "**`USER`, a numeric user.**".
+        for lead in section
+            .lines()
+            .filter_map(|line| line.strip_prefix("- **"))
+            .filter_map(|line| line.split("**").next())
+        {
+            for word in lead.split('`').skip(1).step_by(2) {
+                let first = word.split_whitespace().next().unwrap_or("");
+                if INSTRUCTIONS.contains(&first) {
+                    assert!(
+                        changed.iter().any(|c| c == first),
+                        "{}.md: \"What changed\" explains `{first}`, which the step does not \
+                         change (it changes {changed:?})",
+                        step.slug
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn collect_html(dir: &Path, pages: &mut Vec<PathBuf>) {

@@ -12,7 +12,8 @@ ENV RUSTUP_HOME=/usr/local/rustup \
     RUST_VERSION=${RUST_VERSION}
 
 # ANCHOR: extra-ca
-# Extra CA certificates (*.crt); ca-certificates' install adds them to the system store.
+# Extra CA certificates (*.crt): installing ca-certificates adds them to the
+# system store.
 COPY extra-ca-certificates/ /usr/local/share/ca-certificates/
 # ANCHOR_END: extra-ca
 

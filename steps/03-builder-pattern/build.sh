@@ -4,12 +4,12 @@
 # Run it from the repository root.
 set -eu
 here="$(dirname "$0")"
-# The run image's name; `cargo workshop check 03` sets TAG when it runs your copy.
+# The run image's name; `cargo workshop check 03` sets TAG for your copy.
 tag="${TAG:-ping:03-builder-pattern}"
 
 docker build -f "$here/Dockerfile.build" -t "$tag-build" .
 
-# A container is the only way to reach into an image's files: create one, copy, remove it.
+# Copy the binary out through a container: create one, copy, remove it.
 container="$(docker create "$tag-build")"
 out="$(mktemp -d)"
 trap 'docker rm "$container" >/dev/null; rm -rf "$out"' EXIT

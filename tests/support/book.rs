@@ -18,6 +18,72 @@ pub const GENERATE: &str = "cargo run --example workshop -- generate";
 pub const MEASURE: &str = "cargo run --release --example workshop -- measure";
 /// Where generated files live, relative to the repository.
 pub const DIR: &str = "book/src/generated";
+/// The longest line a code block in the book may have: the content column is about
+/// 750 px wide, and mdBook's code font fits about 85 characters into it (the browser test
+/// measures it). Past that a line scrolls sideways, and what scrolls away is usually
+/// what matters (the image name at the end of a `docker run`).
+pub const CODE_COLUMNS: usize = 80;
+
+/// A shell command as the book shows it: broken at spaces (never inside quotes, never
+/// between an option and its value) into
+/// lines of at most `CODE_COLUMNS`, continued with ` \` and indented, so it still
+/// pastes into a shell as one command.
+pub fn shell_line(command: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut quote = None;
+    let mut word = String::new();
+    for c in command.chars() {
+        match (c, quote) {
+            (' ', None) => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                continue;
+            }
+            ('\'' | '"', None) => quote = Some(c),
+            (c, Some(open)) if c == open => quote = None,
+            _ => {}
+        }
+        word.push(c);
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    // An option stays on one line with its value (`--memory 64m`, `-f FILE`); the last
+    // word is the command's subject (the image, the context), never an option's value.
+    let last = words.len().saturating_sub(1);
+    let mut glued: Vec<String> = Vec::new();
+    for (index, word) in words.into_iter().enumerate() {
+        match glued.last_mut() {
+            Some(option)
+                if option.starts_with('-')
+                    && !option.contains(' ')
+                    && !word.starts_with('-')
+                    && index != last =>
+            {
+                option.push(' ');
+                option.push_str(&word);
+            }
+            _ => glued.push(word),
+        }
+    }
+    let words = glued;
+    let mut lines: Vec<String> = Vec::new();
+    for word in words {
+        // Continuation lines are indented by 4; every line but the last ends in " \\".
+        let fits =
+            |line: &String, indent: usize| indent + line.len() + 1 + word.len() + 2 <= CODE_COLUMNS;
+        let indent = if lines.len() > 1 { 4 } else { 0 };
+        match lines.last_mut() {
+            Some(line) if fits(line, indent) => {
+                line.push(' ');
+                line.push_str(&word);
+            }
+            _ => lines.push(word),
+        }
+    }
+    lines.join(" \\\n    ")
+}
 
 /// The numbered steps, in order (not 00, which prepares base images).
 pub fn step_slugs() -> Vec<String> {
@@ -92,17 +158,22 @@ const MD_HEADER: &str =
 fn commands(step: &Step) -> String {
     let tag = &step.facts.image;
     let hardened = if step.facts.hardened {
-        format!(
-            "# or locked down, as production should run it\ndocker run --rm -p 8080:8080 {} {tag}\n",
+        let run = format!(
+            "docker run --rm -p 8080:8080 {} {tag}",
             HARDENED_FLAGS.join(" ")
+        );
+        format!(
+            "# or locked down, as production should run it\n{}\n",
+            shell_line(&run)
         )
     } else {
         String::new()
     };
     format!(
-        "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\ndocker run --rm -p 8080:8080 {tag}\n{hardened}\
+        "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\n{run}\n{hardened}\
          # in a second terminal\ncurl http://localhost:8080/ping\n# check the step\ncargo test --test {test}\n```\n",
-        build = step.facts.build,
+        build = shell_line(&step.facts.build),
+        run = shell_line(&format!("docker run --rm -p 8080:8080 {tag}")),
         test = test_name(&step.slug),
     )
 }
@@ -110,14 +181,12 @@ fn commands(step: &Step) -> String {
 /// "Your turn": start from the previous step's files, check with the step's checks.
 fn yours(step: &Step) -> String {
     let number = &step.slug[..2];
-    let mut files: Vec<String> = std::fs::read_dir(&step.dir)
-        .expect("read a step folder")
-        .filter_map(|entry| entry.ok())
-        .map(|entry| entry.file_name().to_string_lossy().to_string())
-        .filter(|name| name != "step.toml" && !name.ends_with(".dockerignore"))
+    let files: Vec<String> = step
+        .learner_files()
+        .into_iter()
+        .filter(|name| !name.ends_with(".dockerignore"))
         .map(|name| format!("`{name}`"))
         .collect();
-    files.sort();
     let files = match files.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -164,37 +233,93 @@ fn learner_commands() -> String {
     )
 }
 
-/// The step's Dockerfiles as one text; step 03's two files are shown one after the other.
-fn dockerfile_text(step: &Step) -> (String, String) {
+/// The step's Dockerfiles as one text, comment lines left out; step 03's two files are
+/// shown one after the other. The name is short: `03-builder-pattern/Dockerfile.build +
+/// Dockerfile.run`.
+fn instructions_text(step: &Step) -> (String, String) {
     let files = step.dockerfiles();
     let text = files
         .iter()
-        .map(|path| std::fs::read_to_string(path).expect("read a Dockerfile"))
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .expect("read a Dockerfile")
+                .lines()
+                .filter(|line| !line.trim_start().starts_with('#'))
+                .map(|line| format!("{line}\n"))
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let names = files
         .iter()
-        .map(|path| {
-            path.strip_prefix(repo_root())
-                .unwrap_or(path)
-                .display()
-                .to_string()
-        })
+        .map(|path| path.file_name().unwrap_or_default().to_string_lossy())
         .collect::<Vec<_>>()
         .join(" + ");
-    (names, text)
+    (format!("{}/{names}", step.slug), text)
 }
 
+/// What a step changes in the Dockerfile, instructions only: the whole file, comments
+/// included, is shown above the diff in every chapter, and comment churn would bury
+/// the two lines that matter.
 fn diff(previous: &Step, step: &Step) -> String {
-    let (old_name, old) = dockerfile_text(previous);
-    let (new_name, new) = dockerfile_text(step);
+    let (old_name, old) = instructions_text(previous);
+    let (new_name, new) = instructions_text(step);
     let diff = similar::TextDiff::from_lines(&old, &new);
     let unified = diff
         .unified_diff()
         .context_radius(2)
         .header(&old_name, &new_name)
         .to_string();
-    format!("{MD_HEADER}```diff\n{}```\n", unified)
+    let touched = changed_instructions(previous, step)
+        .iter()
+        .map(|instruction| format!("`{instruction}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{MD_HEADER}Instructions only: comment lines are left out here, the whole file is above.\n\n\
+         ```diff\n{unified}```\n\nThe instructions this step adds, changes or removes: {touched}.\n"
+    )
+}
+
+/// The Dockerfile instructions (`RUN`, `USER`, …) on the lines a step adds or removes,
+/// read from the same diff the book shows.
+pub fn changed_instructions(previous: &Step, step: &Step) -> Vec<String> {
+    let (_, old) = instructions_text(previous);
+    let (_, new) = instructions_text(step);
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    // An instruction is the first word of a line that does not continue the one before.
+    let starts = |text: &str| -> Vec<Option<String>> {
+        let mut continued = false;
+        text.lines()
+            .map(|line| {
+                let instruction = (!continued)
+                    .then(|| line.split_whitespace().next().map(str::to_uppercase))
+                    .flatten();
+                continued = line.trim_end().ends_with('\\');
+                instruction
+            })
+            .collect()
+    };
+    let (old_starts, new_starts) = (starts(&old), starts(&new));
+    // The instruction a line belongs to: its own, or the nearest one above it.
+    let owner = |starts: &[Option<String>], index: usize| {
+        starts[..=index]
+            .iter()
+            .rev()
+            .find_map(|start| start.clone())
+    };
+    let mut changed: Vec<String> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let instruction = match change.tag() {
+            similar::ChangeTag::Delete => change.old_index().and_then(|i| owner(&old_starts, i)),
+            similar::ChangeTag::Insert => change.new_index().and_then(|i| owner(&new_starts, i)),
+            similar::ChangeTag::Equal => None,
+        };
+        if let Some(instruction) = instruction.filter(|i| !changed.contains(i)) {
+            changed.push(instruction);
+        }
+    }
+    changed
 }
 
 /// The measurements, as `cargo run --release --example workshop -- measure` writes them.
@@ -218,12 +343,19 @@ pub struct StepResult {
     pub files: usize,
     pub cold_build_s: Option<f64>,
     pub rebuild_s: Option<f64>,
-    pub first_pong_ms: Option<f64>,
+    /// From the `docker run` call to the first PONG: creating and starting the container
+    /// included (median of several starts).
+    pub run_to_pong_ms: Option<f64>,
     pub idle_rss_kb: Option<u64>,
     pub idle_cgroup_kb: Option<u64>,
     pub stop_s: Option<f64>,
     pub stop_exit_code: Option<i64>,
+    /// Load through the published port (Docker's proxy), `load_rounds` rounds:
+    /// the median round and the slowest and fastest, so the spread is visible.
+    pub load_rounds: Option<usize>,
     pub requests_per_s: Option<f64>,
+    pub requests_per_s_min: Option<f64>,
+    pub requests_per_s_max: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
 }
@@ -257,6 +389,11 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A table value that never wraps between number and unit.
+fn unbroken(value: &str) -> String {
+    value.replace(' ', "\u{a0}")
+}
+
 fn or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map(show).unwrap_or_else(|| "–".into())
 }
@@ -273,67 +410,84 @@ fn provenance(results: &Results) -> String {
     )
 }
 
+/// Requests per second as the median round and the range of all rounds: `35.1k (33.0k–36.2k)`.
+fn rate_with_spread(s: &StepResult) -> String {
+    let k = |rate: f64| format!("{:.1}k", rate / 1000.0);
+    match (s.requests_per_s, s.requests_per_s_min, s.requests_per_s_max) {
+        (Some(median), Some(min), Some(max)) => format!("{} ({}–{})", k(median), k(min), k(max)),
+        (Some(median), _, _) => k(median),
+        _ => "–".into(),
+    }
+}
+
+fn seconds(value: Option<f64>) -> String {
+    or_dash(value, |s| format!("{s:.0} s"))
+}
+
+fn megabytes_kb(value: Option<u64>) -> String {
+    or_dash(value, |kb| format!("{:.1} MB", kb as f64 / 1000.0))
+}
+
+/// How one figure of a step's measurements is shown.
+type Figure = fn(&StepResult) -> String;
+
+/// One step's measured figures, one row per figure, next to the previous step's.
 fn numbers(step: &Step, results: Option<&Results>) -> String {
     let mut out = String::from(MD_HEADER);
     let Some((results, measured)) = results.and_then(|r| r.step(&step.slug).map(|s| (r, s))) else {
         let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
         return out;
     };
-    let size = match budget_label(step) {
-        Some(budget) => format!("{} (budget {budget})", human_size(measured.size_bytes)),
-        None => format!(
-            "{} (no budget: the size is the lesson)",
-            human_size(measured.size_bytes)
-        ),
-    };
-    let rows = [
-        ("image size", size),
-        (
-            "compressed (`docker save \\| gzip`)",
-            human_size(measured.compressed_bytes),
-        ),
-        (
-            "layers, files",
-            format!("{}, {}", measured.layers, measured.files),
-        ),
-        (
-            "cold build",
-            or_dash(measured.cold_build_s, |s| format!("{s:.0} s")),
-        ),
-        (
-            "rebuild after a source-only change",
-            or_dash(measured.rebuild_s, |s| format!("{s:.0} s")),
-        ),
-        (
-            "`docker run` to first PONG",
-            or_dash(measured.first_pong_ms, |ms| format!("{ms:.0} ms")),
-        ),
-        (
-            "idle memory (process RSS)",
-            or_dash(measured.idle_rss_kb, |kb| {
-                format!("{:.1} MB", kb as f64 / 1000.0)
-            }),
-        ),
-        (
-            "`docker stop`",
-            or_dash(measured.stop_s.zip(measured.stop_exit_code), |(s, code)| {
+    let previous = step
+        .previous()
+        .and_then(|previous| results.step(&previous.slug).cloned());
+    let rows: [(&str, Figure); 10] = [
+        ("image size", |s| human_size(s.size_bytes)),
+        ("compressed (`docker save \\| gzip`)", |s| {
+            human_size(s.compressed_bytes)
+        }),
+        ("layers, files", |s| format!("{}, {}", s.layers, s.files)),
+        ("cold build", |s| seconds(s.cold_build_s)),
+        ("rebuild after a source-only change", |s| {
+            seconds(s.rebuild_s)
+        }),
+        ("`docker run` called → first PONG", |s| {
+            or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))
+        }),
+        ("idle memory (process RSS)", |s| megabytes_kb(s.idle_rss_kb)),
+        ("`docker stop`", |s| {
+            or_dash(s.stop_s.zip(s.stop_exit_code), |(s, code)| {
                 format!("{s:.2} s, exit code {code}")
-            }),
-        ),
-        (
-            "requests per second",
-            or_dash(measured.requests_per_s, |rps| format!("{rps:.0}")),
-        ),
-        (
-            "latency p50 / p99",
-            or_dash(measured.p50_ms.zip(measured.p99_ms), |(p50, p99)| {
-                format!("{p50:.2} ms / {p99:.2} ms")
-            }),
-        ),
+            })
+        }),
+        ("requests per second, median (range)", rate_with_spread),
+        ("latency p50 / p99", |s| {
+            or_dash(s.p50_ms.zip(s.p99_ms), |(p50, p99)| {
+                format!("{p50:.2} / {p99:.2} ms")
+            })
+        }),
     ];
-    let _ = writeln!(out, "| what | measured |\n|---|---|");
-    for (what, value) in rows {
-        let _ = writeln!(out, "| {what} | {value} |");
+    let budget = budget_label(step).unwrap_or_else(|| "none: the size is the lesson".into());
+    match &previous {
+        Some(previous) => {
+            let _ = writeln!(
+                out,
+                "| | this step | step {} |\n|---|---:|---:|\n| size budget | {budget} | |",
+                &previous.slug[..2]
+            );
+            for (what, show) in rows {
+                let _ = writeln!(out, "| {what} | {} | {} |", show(measured), show(previous));
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "| | this step |\n|---|---:|\n| size budget | {budget} |"
+            );
+            for (what, show) in rows {
+                let _ = writeln!(out, "| {what} | {} |", show(measured));
+            }
+        }
     }
     let _ = writeln!(out, "\n{}", provenance(results));
     out
@@ -348,58 +502,73 @@ fn budget_label(step: &Step) -> Option<String> {
     }
 }
 
+/// All steps side by side: one table for the images, one for building and running them.
+/// Narrow enough for the book's content column, so no column scrolls out of sight.
 fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
     let mut out = String::from(MD_HEADER);
     let Some(results) = results else {
         let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
         return out;
     };
-    let first = slugs
-        .first()
-        .and_then(|slug| results.step(slug))
-        .cloned()
-        .unwrap_or_default();
+    let measured: Vec<&StepResult> = slugs.iter().filter_map(|slug| results.step(slug)).collect();
+    let Some(first) = measured.first() else {
+        let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
+        return out;
+    };
+    let link = |s: &StepResult| format!("[{}]({}.md)", s.slug.replacen('-', " ", 1), s.slug);
+    let _ = writeln!(out, "**The images**\n");
     let _ = writeln!(
         out,
-        "| step | image | compressed | layers | files | cold build | rebuild | idle RSS | req/s |"
+        "| step | image | smaller than {} | compressed | layers | files |",
+        &first.slug[..2]
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for slug in slugs {
-        let Some(s) = results.step(slug) else {
-            continue;
-        };
-        // Ratios against step 01 of the same run: they carry over to other machines.
-        let (smaller, faster) = if s.slug == first.slug {
-            ("baseline".to_string(), "baseline".to_string())
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for s in &measured {
+        // Against step 01 of the same run: a ratio carries over to other machines.
+        let smaller = if s.slug == first.slug {
+            "–".to_string()
         } else {
-            (
-                format!(
-                    "{:.0}x smaller",
-                    first.size_bytes as f64 / s.size_bytes.max(1) as f64
-                ),
-                or_dash(s.requests_per_s.zip(first.requests_per_s), |(rps, base)| {
-                    format!("{:.2}x", rps / base)
-                }),
+            format!(
+                "{:.0}x",
+                first.size_bytes as f64 / s.size_bytes.max(1) as f64
             )
         };
         let _ = writeln!(
             out,
-            "| [{slug}]({slug}.md) | {} ({smaller}) | {} | {} | {} | {} | {} | {} | {} ({faster}) |",
-            human_size(s.size_bytes),
-            human_size(s.compressed_bytes),
+            "| {} | {} | {smaller} | {} | {} | {} |",
+            link(s),
+            unbroken(&human_size(s.size_bytes)),
+            unbroken(&human_size(s.compressed_bytes)),
             s.layers,
             s.files,
-            or_dash(s.cold_build_s, |v| format!("{v:.0} s")),
-            or_dash(s.rebuild_s, |v| format!("{v:.0} s")),
-            or_dash(s.idle_rss_kb, |kb| format!("{:.1} MB", kb as f64 / 1000.0)),
-            or_dash(s.requests_per_s, |v| format!("{v:.0}")),
+        );
+    }
+    let rounds = measured.iter().find_map(|s| s.load_rounds).unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\n**Building and running them**\n\n\
+         | step | cold build | rebuild | run → PONG | idle RSS | req/s, {rounds} rounds |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for s in &measured {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            link(s),
+            unbroken(&seconds(s.cold_build_s)),
+            unbroken(&seconds(s.rebuild_s)),
+            unbroken(&or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))),
+            unbroken(&megabytes_kb(s.idle_rss_kb)),
+            rate_with_spread(s),
         );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
     out
 }
 
-/// A bar chart of image size per step, on a log scale, as plain SVG.
+/// A bar chart of image size per step, on a log scale, as SVG that the chapters put inline
+/// into the page: its text takes the colour of the reader's theme (mdBook's `--fg`), so it
+/// reads on the light theme and on the dark ones alike.
 fn ladder_svg(slugs: &[String], results: Option<&Results>) -> String {
     let rows: Vec<(&String, u64)> = slugs
         .iter()
@@ -409,13 +578,19 @@ fn ladder_svg(slugs: &[String], results: Option<&Results>) -> String {
                 .map(|s| (slug, s.size_bytes))
         })
         .collect();
-    let (width, row_height, left, right) = (760.0_f64, 34.0_f64, 150.0_f64, 110.0_f64);
+    // Room on the left for the longest step name (about 8 px a character at 14 px).
+    let longest = rows.iter().map(|(slug, _)| slug.len()).max().unwrap_or(10) as f64;
+    let (width, row_height, left, right) = (760.0_f64, 34.0_f64, 8.5 * longest + 20.0, 90.0_f64);
     let height = 50.0 + row_height * rows.len().max(1) as f64;
+    // One line per element and no blank line: Markdown keeps an HTML block whole only
+    // up to its first blank line.
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         font-family=\"sans-serif\" font-size=\"14\" role=\"img\" aria-label=\"Image size per step, log scale\">\n\
+        "<svg class=\"ladder\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
+         style=\"width: 100%; height: auto\" font-family=\"sans-serif\" font-size=\"14\" role=\"img\" \
+         aria-label=\"Image size per step, log scale\">\n\
          <title>Image size per step (log scale)</title>\n\
-         <desc>generated by `{GENERATE}`: do not edit</desc>\n"
+         <desc>generated by `{GENERATE}`: do not edit</desc>\n\
+         <style>.ladder text {{ fill: var(--fg, #222); }} .ladder .bar {{ fill: #c05621; }}</style>\n"
     );
     if rows.is_empty() {
         let _ = writeln!(
@@ -433,7 +608,7 @@ fn ladder_svg(slugs: &[String], results: Option<&Results>) -> String {
         let _ = writeln!(
             svg,
             "<text x=\"{}\" y=\"{:.0}\" text-anchor=\"end\">{slug}</text>\
-             <rect x=\"{left}\" y=\"{:.0}\" width=\"{bar:.1}\" height=\"{:.0}\" fill=\"#c05621\"/>\
+             <rect class=\"bar\" x=\"{left}\" y=\"{:.0}\" width=\"{bar:.1}\" height=\"{:.0}\"/>\
              <text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
             left - 8.0,
             y + 18.0,
@@ -446,8 +621,35 @@ fn ladder_svg(slugs: &[String], results: Option<&Results>) -> String {
     }
     let _ = writeln!(
         svg,
-        "<text x=\"{left}\" y=\"{:.0}\" fill=\"#555\">log scale: every tenfold size adds the same length</text>\n</svg>",
+        "<text x=\"{left}\" y=\"{:.0}\">log scale: every tenfold size adds the same length</text>\n</svg>",
         height - 8.0
     );
     svg
+}
+
+/// Builds the book's HTML into `out` with mdBook, the way a reader's `mdbook serve` does;
+/// returns mdBook's log, or what went wrong and what to do.
+pub fn build_html(out: &std::path::Path) -> Result<String, String> {
+    let _ = std::fs::remove_dir_all(out);
+    let output = std::process::Command::new("mdbook")
+        .arg("build")
+        .arg(repo_root().join("book"))
+        .arg("--dest-dir")
+        .arg(out)
+        .output()
+        .map_err(|error| {
+            format!(
+                "mdbook cannot run ({error}), and the book's tests build the book. \
+                 Install it: `cargo install mdbook --locked`"
+            )
+        })?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        return Err(format!("mdbook build failed:\n{log}"));
+    }
+    Ok(log)
 }

@@ -53,26 +53,47 @@ impl Step {
         )
     }
 
-    /// The commands that start a step from the previous step's reference files.
+    /// The commands that start a step from the previous step's reference files: each of
+    /// this step's files that has a same-named file in the previous step is copied; one
+    /// whose name differs is made from the files `start` in step.toml names for it.
     pub fn start_commands(&self) -> Vec<String> {
         let dir = self.yours_dir().display().to_string();
-        let from = self.previous().unwrap_or_else(|| self.clone());
-        let mut files: Vec<String> = std::fs::read_dir(&from.dir)
+        let mut commands = vec![format!("mkdir -p {dir}")];
+        let Some(from) = self.previous() else {
+            // The first step starts from nothing; it still needs somewhere to write.
+            return commands;
+        };
+        let source = |name: &str| format!("steps/{}/{name}", from.slug);
+        let mut same_name = Vec::new();
+        for name in self.learner_files() {
+            if let Some(parts) = self.facts.start.get(&name) {
+                let parts: Vec<String> = parts.iter().map(|part| source(part)).collect();
+                let verb = if parts.len() == 1 { "cp" } else { "cat" };
+                let into = if parts.len() == 1 { "" } else { ">" };
+                let line = format!("{verb} {} {into} {dir}/{name}", parts.join(" "));
+                commands.push(book::shell_line(&line.replace("  ", " ")));
+            } else if from.dir.join(&name).is_file() {
+                same_name.push(source(&name));
+            }
+        }
+        if !same_name.is_empty() {
+            let line = format!("cp {} {dir}/", same_name.join(" "));
+            commands.insert(1, book::shell_line(&line));
+        }
+        commands
+    }
+
+    /// The files a learner writes for this step, as the reference has them: Dockerfiles,
+    /// their `.dockerignore` files and scripts, sorted by name.
+    pub fn learner_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(&self.dir)
             .expect("read a step folder")
             .filter_map(|entry| entry.ok())
             .map(|entry| entry.file_name().to_string_lossy().to_string())
             .filter(|name| name.starts_with("Dockerfile") || name.ends_with(".sh"))
-            .map(|name| format!("steps/{}/{name}", from.slug))
             .collect();
         files.sort();
-        if from.slug == self.slug {
-            // The first step starts from nothing; it still needs somewhere to write.
-            return vec![format!("mkdir -p {dir}")];
-        }
-        vec![
-            format!("mkdir -p {dir}"),
-            format!("cp {} {dir}/", files.join(" ")),
-        ]
+        files
     }
 
     /// The same step, built from the learner's `file` instead of the reference and

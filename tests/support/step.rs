@@ -33,6 +33,11 @@ pub struct Facts {
     /// The checks that are new in this step: the previous step's image must fail each.
     #[serde(default)]
     pub new: Vec<Check>,
+    /// Where a learner's file starts from when the previous step has no file of that
+    /// name: this step's file name -> the previous step's files, joined in this order.
+    /// A file of the same name is copied without being listed here.
+    #[serde(default)]
+    pub start: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// An image's size ceiling: absolute, or relative to a base image.
