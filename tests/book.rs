@@ -201,7 +201,8 @@ fn built_book() -> &'static (PathBuf, String) {
     static BUILT: OnceLock<(PathBuf, String)> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = std::env::temp_dir().join(format!("ping-workshop-book-{}", std::process::id()));
-        let log = book::build_html(&out).unwrap_or_else(|message| panic!("{message}"));
+        let log = book::build_html(&repo_root().join("book"), &out)
+            .unwrap_or_else(|message| panic!("{message}"));
         (out, log)
     })
 }
