@@ -639,3 +639,364 @@ fn a_build_is_shown_as_it_moves() {
         ]
     );
 }
+
+fn files_of(entries: &[(&str, Option<&str>)]) -> support::Files {
+    support::Files(
+        entries
+            .iter()
+            .map(|(path, link)| {
+                (
+                    path.to_string(),
+                    support::Entry {
+                        is_dir: false,
+                        mode: 0o755,
+                        size: 0,
+                        link: link.map(String::from),
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Symbolic links, as a check must follow them to see what a process in the container sees.
+#[test]
+fn links_resolve_as_the_kernel_resolves_them() {
+    // debian:trixie-slim: /lib64 -> usr/lib64, and the loader a link to the real file.
+    let files = files_of(&[
+        ("/lib64", Some("usr/lib64")),
+        ("/usr", None),
+        ("/usr/lib64", None),
+        (
+            "/usr/lib64/ld-linux-x86-64.so.2",
+            Some("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+        ),
+        ("/lib", Some("usr/lib")),
+        ("/usr/lib", None),
+        ("/usr/lib/x86_64-linux-gnu", None),
+        ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", None),
+        ("/bin", Some("usr/bin")),
+        ("/usr/bin", None),
+        ("/usr/bin/sh", Some("dash")),
+        ("/usr/bin/dash", None),
+        ("/dangling", Some("/nowhere")),
+        ("/loop", Some("/loop")),
+    ]);
+    assert!(!files.contains("/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(
+        files.resolve("/lib64/ld-linux-x86-64.so.2").as_deref(),
+        Some("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+    );
+    assert_eq!(files.resolve("/bin/sh").as_deref(), Some("/usr/bin/dash"));
+    assert_eq!(
+        files.resolve("/usr/bin/../bin/sh").as_deref(),
+        Some("/usr/bin/dash")
+    );
+    assert!(files.contains("/dangling") && !files.exists("/dangling"));
+    assert!(!files.exists("/loop"));
+    assert!(!files.exists("/bin/bash"));
+}
+
+// --- A wider set of learner mistakes, and valid alternatives that must pass ----------
+// Each is the reference with one edit, as a learner would make it.
+
+/// The containers of an image, running or not: nothing a check starts may outlive it.
+fn containers_of(tag: &str) -> usize {
+    let listed = docker::run(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("ancestor={tag}"),
+    ]);
+    String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .count()
+}
+
+fn assert_never_says(text: &str, unwanted: &[&str]) {
+    for phrase in unwanted {
+        assert!(
+            !text.contains(phrase),
+            "did not expect {phrase:?} in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_placeholder_in_a_debian_image_is_not_blamed_on_the_loader() {
+    // Step 05 without the `touch`: cargo keeps the placeholder. Debian has the loader
+    // (/lib64 is a link into /usr), so the report must not send the learner to musl.
+    let yours = Yours::of(
+        "05-dependency-cache",
+        "placeholder-debian",
+        "Dockerfile",
+        |text| text.replace("RUN touch src/main.rs && cargo build", "RUN cargo build"),
+    );
+    let report = yours.check("05-dependency-cache").await;
+    let failure = failure_of(&report, "answers_pong");
+    assert_says(
+        &failure,
+        &[
+            "exited (code 0)",
+            "a placeholder built for the dependency layer?",
+        ],
+    );
+    assert_never_says(&failure, &["dynamically linked", "musl", "loader"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_base_image_is_named_with_the_closest_workshop_image() {
+    let yours = Yours::of("04-multi-stage", "from-typo", "Dockerfile", |text| {
+        text.replace(
+            "FROM rust:1.95-slim-trixie AS build",
+            "FROM rust:1.95-slim-trixy AS build",
+        )
+    });
+    let report = yours.check("04-multi-stage").await;
+    let text = report.to_string();
+    assert_says(
+        &text,
+        &[
+            "✗ the build failed",
+            "error:       FROM rust:1.95-slim-trixy: the image is not in your local Docker",
+            "not one of the workshop's base images; did you mean rust:1.95-slim-trixie?",
+        ],
+    );
+    assert_never_says(&text, &["prepare.sh"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_explicit_shell_wrapper_in_scratch_is_read_as_written() {
+    let yours = Yours::of("06-static-scratch", "sh-wrapper", "Dockerfile", |text| {
+        text.replace(
+            "ENTRYPOINT [\"/ping\"]",
+            "ENTRYPOINT [\"/bin/sh\", \"-c\", \"exec /ping\"]",
+        )
+    });
+    let report = yours.check("06-static-scratch").await;
+    let failure = failure_of(&report, "answers_pong");
+    assert_says(
+        &failure,
+        &[
+            "runs the service through /bin/sh, but the image has no /bin/sh",
+            "ENTRYPOINT [\"/ping\"]",
+        ],
+    );
+    assert_never_says(&failure, &["shell form: Docker runs it as"]);
+    // The binary behind `exec` is found: the rest of the report judges /ping itself.
+    assert_eq!(report.failed(), ["answers_pong"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_user_in_scratch_is_explained_and_leaves_no_container_behind() {
+    let yours = Yours::of("08-production", "user-name", "Dockerfile", |text| {
+        text.replace("USER 65532:65532", "USER nobody")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "runs_as_numeric_non_root_user"),
+        &["USER \"nobody\" is not numeric", "uid:gid"],
+    );
+    assert_says(
+        &failure_of(&report, "answers_pong"),
+        &["unable to find user nobody", "give USER as numbers"],
+    );
+    assert_eq!(
+        containers_of(&yours.tag),
+        0,
+        "the checks left containers of {} behind (docker ps -a)",
+        yours.tag
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_final_stage_on_the_rust_image_ships_the_toolchain() {
+    let yours = Yours::of("04-multi-stage", "final-rust", "Dockerfile", |text| {
+        text.replace("FROM debian:trixie-slim", "FROM rust:1.95-slim-trixie")
+    });
+    let report = yours.check("04-multi-stage").await;
+    assert_says(&failure_of(&report, "no_toolchain"), &["cargo"]);
+    assert_says(
+        &failure_of(&report, "within_budget"),
+        &["over step 04-multi-stage's budget"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debian_final_stage_is_not_scratch_and_has_a_shell() {
+    let yours = Yours::of("06-static-scratch", "final-debian", "Dockerfile", |text| {
+        text.replace("FROM scratch", "FROM debian:trixie-slim")
+    });
+    let report = yours.check("06-static-scratch").await;
+    assert_says(
+        &failure_of(&report, "holds_only_the_binary"),
+        &["besides /ping the image holds", "paths"],
+    );
+    // /bin is a link to usr/bin in Debian: the shell is found through it.
+    assert_says(
+        &failure_of(&report, "no_shell"),
+        &["the image holds a shell", "/bin/sh"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_musl_target_that_is_not_installed_is_named() {
+    let yours = Yours::of("06-static-scratch", "no-target", "Dockerfile", |text| {
+        text.replace(" && rustup target add \"$target\" \\\n", "")
+    });
+    let report = yours.check("06-static-scratch").await;
+    let failure = report.build.as_ref().err().expect("the build must fail");
+    assert_says(&failure.report, &["rustup target add"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shell_form_healthcheck_needs_a_shell() {
+    let yours = Yours::of("08-production", "health-shell", "Dockerfile", |text| {
+        text.replace("CMD [\"/ping\", \"healthcheck\"]", "CMD /ping healthcheck")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+        &[
+            "needs a shell",
+            "HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
+        ],
+    );
+    assert!(report.failed().contains(&"becomes_healthy"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_healthcheck_is_named() {
+    let yours = Yours::of("08-production", "no-health", "Dockerfile", |text| {
+        text.replace(
+            "HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \\\n    CMD [\"/ping\", \"healthcheck\"]\n",
+            "",
+        )
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+        &["the image has no HEALTHCHECK"],
+    );
+    assert_says(&failure_of(&report, "becomes_healthy"), &["HEALTHCHECK"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_as_a_number_is_still_root() {
+    let yours = Yours::of("08-production", "user-root", "Dockerfile", |text| {
+        text.replace("USER 65532:65532", "USER 0:0")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "runs_as_numeric_non_root_user"),
+        &["USER \"0:0\" is root"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_label_is_named() {
+    let yours = Yours::of("08-production", "no-source-label", "Dockerfile", |text| {
+        text.replace(
+            "      org.opencontainers.image.source=\"${SOURCE_URL}\" \\\n",
+            "",
+        )
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "has_oci_labels"),
+        &["missing labels org.opencontainers.image.{source}"],
+    );
+    assert_eq!(report.failed(), ["has_oci_labels"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn step_07_without_the_size_profile_is_over_its_budget() {
+    let yours = Yours::of("07-size-profile", "no-profile", "Dockerfile", |text| {
+        text.replace("--profile dist", "--release")
+            .replace("/dist/ping", "/release/ping")
+    });
+    let report = yours.check("07-size-profile").await;
+    assert_says(
+        &failure_of(&report, "within_budget"),
+        &["over step 07-size-profile's budget", "cargo profile"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dependencies_built_with_the_real_source_are_not_cached() {
+    // No placeholder: the "dependency" layer compiles the service too, so a source
+    // change rebuilds everything.
+    let yours = Yours::of(
+        "05-dependency-cache",
+        "no-placeholder",
+        "Dockerfile",
+        |text| {
+            text.replace(
+            "RUN mkdir src && echo 'fn main() {}' > src/main.rs \\\n && cargo build --release --locked \\\n && rm -rf src\n",
+            "COPY src ./src\nRUN cargo build --release --locked\n",
+        )
+        .replace("COPY src ./src\nRUN touch", "RUN touch")
+        },
+    );
+    let report = yours.check("05-dependency-cache").await;
+    assert_says(
+        &failure_of(&report, "reuses_the_dependency_layer"),
+        &["after a source-only change"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_the_dockerignore_keeps_out_is_explained() {
+    let yours = Yours::of("04-multi-stage", "ignored-file", "Dockerfile", |text| {
+        text.replace("COPY . .", "COPY README.md ./\nCOPY . .")
+    });
+    let report = yours.check("04-multi-stage").await;
+    let failure = report.build.as_ref().err().expect("the build must fail");
+    assert_says(&failure.report, &["README.md", "Dockerfile.dockerignore"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_stage_name_passes() {
+    let yours = Yours::of("04-multi-stage", "stage-name", "Dockerfile", |text| {
+        text.replace("AS build", "AS builder")
+            .replace("--from=build", "--from=builder")
+    });
+    let report = yours.check("04-multi-stage").await;
+    assert!(report.passed(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_line_endings_pass() {
+    let yours = Yours::of("06-static-scratch", "crlf", "Dockerfile", |text| {
+        text.replace('\n', "\r\n")
+    });
+    let report = yours.check("06-static-scratch").await;
+    assert!(report.passed(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_non_root_uid_and_gid_pass() {
+    let yours = Yours::of("08-production", "user-10001", "Dockerfile", |text| {
+        text.replace("USER 65532:65532", "USER 10001:10001")
+    });
+    let report = yours.check("08-production").await;
+    assert!(report.passed(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn size_settings_as_environment_variables_pass() {
+    // What the book's "Your turn" suggests: the profile in the learner's own Dockerfile.
+    let yours = Yours::of("07-size-profile", "profile-env", "Dockerfile", |text| {
+        text.replace(
+            "WORKDIR /app\n",
+            "WORKDIR /app\nENV CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true \\\n    \
+             CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \\\n    \
+             CARGO_PROFILE_RELEASE_STRIP=true\n",
+        )
+        .replace("--profile dist", "--release")
+        .replace("/dist/ping", "/release/ping")
+    });
+    let report = yours.check("07-size-profile").await;
+    assert!(report.passed(), "{report}");
+}

@@ -28,7 +28,12 @@ pub struct Entry {
     pub is_dir: bool,
     pub mode: u32,
     pub size: u64,
+    /// Where a symbolic link points, as written in the link (relative or absolute).
+    pub link: Option<String>,
 }
+
+/// How many symbolic links one lookup may follow, as Linux allows (ELOOP past it).
+const MAX_LINKS: usize = 40;
 
 /// Every path in the image (absolute, no trailing slash) with its type, mode and size.
 #[derive(Debug, Default)]
@@ -68,20 +73,80 @@ impl Files {
             if path == "/" {
                 continue;
             }
+            let link = header
+                .entry_type()
+                .is_symlink()
+                .then(|| entry.link_name().ok().flatten())
+                .flatten()
+                .map(|target| target.display().to_string());
             files.insert(
                 path,
                 Entry {
                     is_dir: header.entry_type().is_dir(),
                     mode: header.mode().unwrap_or(0),
                     size: header.size().unwrap_or(0),
+                    link,
                 },
             );
         }
         Files(files)
     }
 
+    /// The path itself is in the image (a symbolic link counts, wherever it points).
     pub fn contains(&self, path: &str) -> bool {
         self.0.contains_key(path)
+    }
+
+    /// The path as the kernel would find it inside a container: every symbolic link
+    /// on the way followed (Debian's `/lib64` is a link into `/usr`), relative links
+    /// against their folder. None if it leads nowhere, or round in circles.
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        let mut pending: Vec<String> = path
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .rev()
+            .map(String::from)
+            .collect();
+        let mut resolved: Vec<String> = Vec::new();
+        let mut links = 0;
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "." => continue,
+                ".." => {
+                    resolved.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate =
+                format!("/{}", [resolved.join("/"), part.clone()].join("/")).replace("//", "/");
+            let entry = self.0.get(&candidate)?;
+            match &entry.link {
+                Some(target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return None;
+                    }
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    pending.extend(
+                        target
+                            .split('/')
+                            .filter(|part| !part.is_empty())
+                            .rev()
+                            .map(String::from),
+                    );
+                }
+                None => resolved.push(part),
+            }
+        }
+        Some(format!("/{}", resolved.join("/")))
+    }
+
+    /// The path exists for a process in the container: it resolves to a file or folder.
+    pub fn exists(&self, path: &str) -> bool {
+        self.resolve(path).is_some()
     }
 
     /// Paths whose last component is `name` (e.g. every `cargo` anywhere).

@@ -35,11 +35,20 @@ impl Running {
     /// or it stayed silent for 30 s. Never waits longer than that.
     pub async fn try_start(request: ContainerRequest<GenericImage>) -> Result<Running, Problem> {
         let tag = format!("{}:{}", request.image().name(), request.image().tag());
+        // Docker can create a container and then fail to start it (`USER nobody` in
+        // scratch): testcontainers then returns an error and no handle to drop. The label
+        // finds that container, so nothing a check creates outlives it.
+        let mark = start_mark();
+        let request = request.with_label(START_LABEL, &mark);
         let container = match request.start().await {
             Ok(container) => container,
             Err(error) => {
+                remove_marked(&mark);
                 let error = error.to_string();
-                let hint = if error.contains("no such file or directory") {
+                let hint = if error.contains("unable to find user") {
+                    "Docker looks a user name up in the image's /etc/passwd, and this image has \
+                     none (scratch): give USER as numbers, uid:gid, e.g. USER 65532:65532"
+                } else if error.contains("no such file or directory") {
                     "Docker cannot execute the image's ENTRYPOINT/CMD: is the path right, and is \
                      that file in the image?"
                 } else {
@@ -132,6 +141,36 @@ impl Running {
     /// The container's stdout and stderr, for failure messages.
     pub async fn logs(&self) -> String {
         logs(&self.container).await
+    }
+}
+
+/// The label every container a check starts carries, with a value unique to that start.
+pub const START_LABEL: &str = "org.ping-workshop.start";
+
+fn start_mark() -> String {
+    static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Removes the containers of one start that failed (created, never started).
+fn remove_marked(mark: &str) {
+    let listed = super::docker::run(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("label={START_LABEL}={mark}"),
+    ]);
+    for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        let _ = super::docker::run(&["rm", "--force", id]);
     }
 }
 

@@ -225,15 +225,7 @@ impl Step {
             }
             let pulled = docker::run(&["pull", "--quiet", &image]).status.success();
             if !pulled {
-                return Err(BuildFailure::without_log(
-                    format!(
-                        "the base image {image} is not in your local Docker and cannot be pulled"
-                    ),
-                    format!(
-                        "prepare it (pulls it, or builds it locally without a registry): \
-                         `{PREPARE}`, then rerun"
-                    ),
-                ));
+                return Err(missing_base_image(&image));
             }
         }
         Ok(())
@@ -575,9 +567,12 @@ impl Image {
             .into_iter()
             .map(words)
             .find(|words| !words.is_empty())?;
-        // Shell form, `sh -c "/ping serve"`: the binary is the first word of the script.
+        // Through a shell, `sh -c "exec /ping serve"`: the binary is the script's first
+        // word that is neither `exec` nor a `NAME=value` assignment.
         let first = match shell_form(&command) {
-            Some((_, script)) => script.split_whitespace().next()?,
+            Some((_, script)) => script
+                .split_whitespace()
+                .find(|word| *word != "exec" && !word.contains('='))?,
             None => command[0],
         };
         if first.starts_with('/') {
@@ -604,7 +599,7 @@ impl Image {
         ]
         .iter()
         .map(|dir| format!("{dir}/{first}"))
-        .find(|path| self.files().contains(path))
+        .find(|path| self.files().exists(path))
     }
 
     /// The bytes of a file in the image, copied out through a created container.
@@ -629,9 +624,11 @@ impl Image {
         bytes
     }
 
-    /// The bytes of the service binary at `path`, if the image has it.
+    /// The bytes of the service binary at `path`, if the image has it (through any
+    /// symbolic links, as the kernel would execute it).
     fn service_binary_bytes(&self, path: &str) -> Option<Vec<u8>> {
-        self.files().contains(path).then(|| self.copy_out(path))
+        let real = self.files().resolve(path)?;
+        Some(self.copy_out(&real))
     }
 
     /// Step 06: the service binary has no ELF interpreter and needs no shared library.
@@ -686,28 +683,42 @@ impl Image {
             .ok()?
             .interpreter?
             .to_string();
-        (!self.files().contains(&interpreter)).then_some((path, interpreter))
+        (!self.files().exists(&interpreter)).then_some((path, interpreter))
     }
 
     /// Steps 06–08: the image's files are the service binary and nothing else.
     pub fn holds_only_the_binary(&self) -> Result<(), Problem> {
-        let binary = self.service_binary().unwrap_or_default();
-        let others: Vec<&str> = self
-            .files()
-            .own()
-            .into_iter()
-            .filter(|path| *path != binary)
-            .collect();
+        let own = self.files().own();
+        let paths = |paths: &[&str]| {
+            let shown: Vec<&str> = paths.iter().take(5).copied().collect();
+            let more = paths.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            let noun = if paths.len() == 1 { "path" } else { "paths" };
+            format!("{} {noun}: {}{more}", paths.len(), shown.join(", "))
+        };
+        let Some(binary) = self.service_binary() else {
+            return problem(
+                format!(
+                    "cannot tell which file is the service from ENTRYPOINT/CMD {:?}; the image holds {}",
+                    words(&self.config()["Entrypoint"])
+                        .into_iter()
+                        .chain(words(&self.config()["Cmd"]))
+                        .collect::<Vec<_>>(),
+                    paths(&own)
+                ),
+                "name the binary itself, in exec form: ENTRYPOINT [\"/ping\"]",
+            );
+        };
+        let others: Vec<&str> = own.into_iter().filter(|path| *path != binary).collect();
         if others.is_empty() && self.files().contains(&binary) {
             return Ok(());
         }
-        let shown: Vec<&str> = others.iter().take(5).copied().collect();
         problem(
-            format!(
-                "besides {binary:?} the image holds {} paths: {}",
-                others.len(),
-                shown.join(", ")
-            ),
+            format!("besides {binary} the image holds {}", paths(&others)),
             "start the final stage FROM scratch and COPY only the binary into it",
         )
     }
@@ -722,7 +733,7 @@ impl Image {
             "/bin/busybox",
         ]
         .into_iter()
-        .filter(|path| self.files().contains(path))
+        .filter(|path| self.files().exists(path))
         .collect();
         if shells.is_empty() {
             return Ok(());
@@ -743,19 +754,41 @@ impl Image {
         ] {
             let command = words(value);
             if let Some((shell, _)) = shell_form(&command)
-                && !self.files().contains(shell)
+                && !self.files().exists(shell)
             {
-                return problem(
-                    format!(
+                // Docker turns a shell-form line into the same `/bin/sh -c` array as a
+                // wrapper written by hand: the Dockerfile says which one the learner wrote.
+                let found = match self.wrote_as_json(name) {
+                    Some(true) => format!(
+                        "{name} {command:?} runs the service through {shell}, but the image has no {shell}"
+                    ),
+                    Some(false) => format!(
                         "{name} is in shell form: Docker runs it as {command:?}, but the image has no {shell}"
                     ),
+                    None => format!("{name} is {command:?}, but the image has no {shell}"),
+                };
+                return problem(
+                    found,
                     format!(
-                        "write it in exec form, a JSON array: {name} [\"/ping\"] runs the binary itself"
+                        "run the binary itself, without a shell: {name} [\"/ping\"] (exec form, a JSON array)"
                     ),
                 );
             }
         }
         Ok(())
+    }
+
+    /// Whether the last `name` instruction of the final Dockerfile is written as a JSON
+    /// array (exec form), read from the Dockerfile itself; None if it has none.
+    fn wrote_as_json(&self, name: &str) -> Option<bool> {
+        let dockerfile = self.step.dockerfiles().pop()?;
+        let text = std::fs::read_to_string(dockerfile).ok()?;
+        text.lines().rev().find_map(|line| {
+            let (first, rest) = line.trim_start().split_once(char::is_whitespace)?;
+            first
+                .eq_ignore_ascii_case(name)
+                .then(|| rest.trim_start().starts_with('['))
+        })
     }
 
     /// Step 08: nothing setuid or setgid.
@@ -849,6 +882,71 @@ impl Image {
             "add them with LABEL in the final stage",
         )
     }
+}
+
+/// The images the workshop's own steps start from: the ones `prepare.sh` makes.
+pub fn workshop_base_images() -> Vec<String> {
+    let mut images: Vec<String> = super::book::step_slugs()
+        .iter()
+        .flat_map(|slug| Step::get(slug).base_images())
+        .collect();
+    images.sort();
+    images.dedup();
+    images
+}
+
+/// A FROM image that is neither local nor pullable: named, and said whether it is one
+/// of the workshop's base images (then preparing makes it) or close to one (a typo).
+fn missing_base_image(image: &str) -> BuildFailure {
+    let ours = workshop_base_images();
+    let error = format!(
+        "FROM {image}: the image is not in your local Docker, and Docker could not pull it"
+    );
+    if ours.iter().any(|known| known == image) {
+        return BuildFailure::without_log(
+            error,
+            format!(
+                "{image} is one of the workshop's base images: prepare it (pulls it, or builds it \
+                 locally without a registry): `{PREPARE}`, then rerun"
+            ),
+        );
+    }
+    let closest = ours
+        .iter()
+        .map(|known| (edit_distance(known, image), known))
+        .min()
+        .filter(|(distance, _)| *distance <= 3);
+    let hint = match closest {
+        Some((_, known)) => format!(
+            "{image} is not one of the workshop's base images; did you mean {known}? \
+             (the workshop's: {})",
+            ours.join(", ")
+        ),
+        None => format!(
+            "{image} is not one of the workshop's base images ({}): check the name and tag, \
+             or pull it by hand (`docker pull {image}`) where a registry is reachable",
+            ours.join(", ")
+        ),
+    };
+    BuildFailure::without_log(error, hint)
+}
+
+/// Levenshtein distance: how many single-character edits turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// A build script (step 03's `build.sh`), not a Dockerfile.
@@ -1016,7 +1114,8 @@ pub struct BuildFailure {
 impl BuildFailure {
     fn without_log(error: String, hint: String) -> BuildFailure {
         BuildFailure {
-            report: format!("{error}.\n  hint: {hint}"),
+            // The first line is the heading a learner's report replaces with its own.
+            report: format!("the build failed.\n  error:       {error}\n  hint:        {hint}"),
             instruction: None,
             error,
             hint,
@@ -1126,6 +1225,11 @@ fn build_hint(instruction: &str, error: &str) -> &'static str {
     } else if error.contains("certificate") {
         "HTTPS inside the build is not trusted: see the book's *Before you start*, TLS-inspecting \
          proxies"
+    } else if error.contains("target may not be installed")
+        || error.contains("can't find crate for `core`")
+    {
+        "the Rust target is not installed in the build stage: add it with `rustup target add` \
+         before the first `cargo build` (step 06 derives it from `uname -m`)"
     } else if instruction.contains("cargo") {
         "cargo failed: the error line above is cargo's own; the build log has the rest"
     } else {
