@@ -129,6 +129,30 @@ pub struct Reader {
     requests: Arc<Mutex<Vec<String>>>,
 }
 
+/// Keeps what `describe` makes of each event of kind `E` the page sends, in `sink`.
+async fn collect<E>(
+    page: &Page,
+    sink: &Arc<Mutex<Vec<String>>>,
+    describe: impl Fn(&E) -> Option<String> + Send + 'static,
+) -> Result<(), String>
+where
+    E: chromiumoxide::cdp::IntoEventKind + Unpin + Send + Sync + 'static,
+{
+    let mut events = page
+        .event_listener::<E>()
+        .await
+        .map_err(|e| e.to_string())?;
+    let sink = sink.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Some(line) = describe(&event) {
+                sink.lock().unwrap().push(line);
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Debian's `chromium`, or whatever `CHROMIUM` names.
 pub fn chromium() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
@@ -186,79 +210,47 @@ impl Reader {
 
         let errors = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let mut exceptions = page
-            .event_listener::<EventExceptionThrown>()
-            .await
-            .map_err(|e| e.to_string())?;
-        let sink = errors.clone();
-        tokio::spawn(async move {
-            while let Some(event) = exceptions.next().await {
-                let details = &event.exception_details;
-                let message = details
-                    .exception
-                    .as_ref()
-                    .and_then(|e| e.description.clone())
-                    .unwrap_or_else(|| details.text.clone());
-                sink.lock().unwrap().push(format!("uncaught: {message}"));
-            }
-        });
-        let mut console = page
-            .event_listener::<EventConsoleApiCalled>()
-            .await
-            .map_err(|e| e.to_string())?;
-        let sink = errors.clone();
-        tokio::spawn(async move {
-            while let Some(event) = console.next().await {
-                if format!("{:?}", event.r#type)
-                    .to_lowercase()
-                    .contains("error")
-                {
-                    let args: Vec<String> = event
-                        .args
-                        .iter()
-                        .map(|arg| {
-                            arg.value
-                                .as_ref()
-                                .map(|v| v.to_string())
-                                .or_else(|| arg.description.clone())
-                                .unwrap_or_default()
-                        })
-                        .collect();
-                    sink.lock()
-                        .unwrap()
-                        .push(format!("console.error: {}", args.join(" ")));
-                }
-            }
-        });
-        let mut log = page
-            .event_listener::<EventEntryAdded>()
-            .await
-            .map_err(|e| e.to_string())?;
-        let sink = errors.clone();
-        tokio::spawn(async move {
-            while let Some(event) = log.next().await {
-                let entry = &event.entry;
-                if format!("{:?}", entry.level)
-                    .to_lowercase()
-                    .contains("error")
-                {
-                    let url = entry.url.clone().unwrap_or_default();
-                    sink.lock()
-                        .unwrap()
-                        .push(format!("browser log: {} {url}", entry.text));
-                }
-            }
-        });
-        let mut sent = page
-            .event_listener::<EventRequestWillBeSent>()
-            .await
-            .map_err(|e| e.to_string())?;
-        let sink = requests.clone();
-        tokio::spawn(async move {
-            while let Some(event) = sent.next().await {
-                sink.lock().unwrap().push(event.request.url.clone());
-            }
-        });
+        collect::<EventExceptionThrown>(&page, &errors, |event| {
+            let details = &event.exception_details;
+            let message = details
+                .exception
+                .as_ref()
+                .and_then(|e| e.description.clone())
+                .unwrap_or_else(|| details.text.clone());
+            Some(format!("uncaught: {message}"))
+        })
+        .await?;
+        collect::<EventConsoleApiCalled>(&page, &errors, |event| {
+            let is_error = format!("{:?}", event.r#type)
+                .to_lowercase()
+                .contains("error");
+            let args: Vec<String> = event
+                .args
+                .iter()
+                .map(|arg| {
+                    arg.value
+                        .as_ref()
+                        .map(|v| v.to_string())
+                        .or_else(|| arg.description.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            is_error.then(|| format!("console.error: {}", args.join(" ")))
+        })
+        .await?;
+        collect::<EventEntryAdded>(&page, &errors, |event| {
+            let entry = &event.entry;
+            let is_error = format!("{:?}", entry.level)
+                .to_lowercase()
+                .contains("error");
+            let url = entry.url.clone().unwrap_or_default();
+            is_error.then(|| format!("browser log: {} {url}", entry.text))
+        })
+        .await?;
+        collect::<EventRequestWillBeSent>(&page, &requests, |event| {
+            Some(event.request.url.clone())
+        })
+        .await?;
         Ok(Reader {
             browser,
             handler,

@@ -68,10 +68,11 @@ impl Step {
         for name in self.learner_files() {
             if let Some(parts) = self.facts.start.get(&name) {
                 let parts: Vec<String> = parts.iter().map(|part| source(part)).collect();
-                let verb = if parts.len() == 1 { "cp" } else { "cat" };
-                let into = if parts.len() == 1 { "" } else { ">" };
-                let line = format!("{verb} {} {into} {dir}/{name}", parts.join(" "));
-                commands.push(book::shell_line(&line.replace("  ", " ")));
+                let line = match parts.as_slice() {
+                    [one] => format!("cp {one} {dir}/{name}"),
+                    many => format!("cat {} > {dir}/{name}", many.join(" ")),
+                };
+                commands.push(book::shell_line(&line));
             } else if from.dir.join(&name).is_file() {
                 same_name.push(source(&name));
             }

@@ -419,7 +419,7 @@ impl Image {
         let missing: Vec<&str> = wanted
             .iter()
             .copied()
-            .filter(|path| !files.contains(path))
+            .filter(|path| !files.exists(path))
             .collect();
         if missing.is_empty() {
             return Ok(());
