@@ -218,7 +218,11 @@ fn yours(step: &Step) -> String {
          runs the checks the step's own test runs on the reference:\n\n{checks}\n\
          Each ✗ comes with what was found and a hint. `{PROGRESS}` lists every step you have \
          checked.\n",
-        step.start_commands().join("\n"),
+        step.start_commands()
+            .iter()
+            .map(|command| shell_line(command))
+            .collect::<Vec<_>>()
+            .join("\n"),
         step.facts.image,
     )
 }

@@ -56,6 +56,7 @@ impl Step {
     /// The commands that start a step from the previous step's reference files: each of
     /// this step's files that has a same-named file in the previous step is copied; one
     /// whose name differs is made from the files `start` in step.toml names for it.
+    /// One command a line, unwrapped: the book wraps them to its width.
     pub fn start_commands(&self) -> Vec<String> {
         let dir = self.yours_dir().display().to_string();
         let mut commands = vec![format!("mkdir -p {dir}")];
@@ -68,18 +69,16 @@ impl Step {
         for name in self.learner_files() {
             if let Some(parts) = self.facts.start.get(&name) {
                 let parts: Vec<String> = parts.iter().map(|part| source(part)).collect();
-                let line = match parts.as_slice() {
+                commands.push(match parts.as_slice() {
                     [one] => format!("cp {one} {dir}/{name}"),
                     many => format!("cat {} > {dir}/{name}", many.join(" ")),
-                };
-                commands.push(book::shell_line(&line));
+                });
             } else if from.dir.join(&name).is_file() {
                 same_name.push(source(&name));
             }
         }
         if !same_name.is_empty() {
-            let line = format!("cp {} {dir}/", same_name.join(" "));
-            commands.insert(1, book::shell_line(&line));
+            commands.insert(1, format!("cp {} {dir}/", same_name.join(" ")));
         }
         commands
     }
