@@ -847,7 +847,15 @@ async fn a_musl_target_that_is_not_installed_is_named() {
     });
     let report = yours.check("06-static-scratch").await;
     let failure = report.build.as_ref().err().expect("the build must fail");
-    assert_says(&failure.report, &["rustup target add"]);
+    // cargo's own error line, not the first line that contains "error" (`thiserror`).
+    assert_says(
+        &failure.error,
+        &["error[E0463]: can't find crate for `core`"],
+    );
+    assert_says(
+        &failure.hint,
+        &["the Rust target is not installed", "rustup target add"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1155,9 +1155,14 @@ impl BuildFailure {
                 .map(|(id, _)| id)
                 .filter(|id| id.starts_with('#'))
         });
+        // An error line, not a line that merely contains the letters (`thiserror`).
         let is_error = |line: &&&str| {
             let lower = line.to_lowercase();
-            lower.contains("error") || lower.starts_with("failed to")
+            ["error:", "error[", " error ", "error -"]
+                .iter()
+                .any(|marker| lower.contains(marker))
+                || lower.ends_with(" error")
+                || lower.starts_with("failed to")
         };
         let first_error_of_step = failed_step.and_then(|id| {
             lines
