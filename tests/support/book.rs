@@ -414,12 +414,15 @@ fn provenance(results: &Results) -> String {
     )
 }
 
-/// Requests per second as the median round and the range of all rounds: `35.1k (33.0k–36.2k)`.
+/// Requests per second as the median round and the range of all rounds, in thousands:
+/// `35.1k (33.0–36.2)`, never broken across lines.
 fn rate_with_spread(s: &StepResult) -> String {
-    let k = |rate: f64| format!("{:.1}k", rate / 1000.0);
+    let k = |rate: f64| format!("{:.1}", rate / 1000.0);
     match (s.requests_per_s, s.requests_per_s_min, s.requests_per_s_max) {
-        (Some(median), Some(min), Some(max)) => format!("{} ({}–{})", k(median), k(min), k(max)),
-        (Some(median), _, _) => k(median),
+        (Some(median), Some(min), Some(max)) => {
+            format!("{}k\u{a0}({}–{})", k(median), k(min), k(max))
+        }
+        (Some(median), _, _) => format!("{}k", k(median)),
         _ => "–".into(),
     }
 }
@@ -563,7 +566,11 @@ fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
             unbroken(&seconds(s.rebuild_s)),
             unbroken(&or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))),
             unbroken(&megabytes_kb(s.idle_rss_kb)),
-            rate_with_spread(s),
+            // A browser breaks after an en dash; the range stays on one line.
+            format!(
+                "<span style=\"white-space: nowrap\">{}</span>",
+                rate_with_spread(s)
+            ),
         );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
