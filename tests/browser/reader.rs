@@ -158,13 +158,11 @@ pub fn chromium() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
         return Ok(PathBuf::from(path));
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        for dir in std::env::split_paths(&path) {
-            if dir.join(name).is_file() {
-                return Ok(dir.join(name));
-            }
-        }
+    if let Some(found) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(crate::support::docker::which)
+    {
+        return Ok(found);
     }
     Err(format!(
         "Chromium is not installed, and the browser test reads the book in it. Install it \

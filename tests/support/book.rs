@@ -560,17 +560,14 @@ fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
     for s in &measured {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            // A browser breaks after an en dash: the load range is kept on one line.
+            "| {} | {} | {} | {} | {} | <span style=\"white-space: nowrap\">{}</span> |",
             link(s),
             unbroken(&seconds(s.cold_build_s)),
             unbroken(&seconds(s.rebuild_s)),
             unbroken(&or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))),
             unbroken(&megabytes_kb(s.idle_rss_kb)),
-            // A browser breaks after an en dash; the range stays on one line.
-            format!(
-                "<span style=\"white-space: nowrap\">{}</span>",
-                rate_with_spread(s)
-            ),
+            rate_with_spread(s),
         );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
