@@ -361,11 +361,18 @@ fn what_changed_explains_only_instructions_the_step_changes() {
             panic!("{}.md has no \"What changed since\" section", step.slug);
         };
         let section = section.split("\n## ").next().unwrap_or("");
-        // The lead of each bullet: its bold words, e.g. "**`USER`, a numeric user.**".
+        // The lead of each bullet: its first line up to the first ": " or end of sentence,
+        // e.g. "**`USER`, a numeric user" or "**Exec form** for `ENTRYPOINT` and …".
         for lead in section
             .lines()
-            .filter_map(|line| line.strip_prefix("- **"))
-            .filter_map(|line| line.split("**").next())
+            .filter_map(|line| line.strip_prefix("- "))
+            .map(|line| {
+                [": ", ". ", ".**", ":**"]
+                    .iter()
+                    .filter_map(|end| line.find(end))
+                    .min()
+                    .map_or(line, |at| &line[..at])
+            })
         {
             for word in lead.split('`').skip(1).step_by(2) {
                 let first = word.split_whitespace().next().unwrap_or("");
