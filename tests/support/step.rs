@@ -269,16 +269,11 @@ impl Step {
         if let Some(file) = self.learner_file.as_ref().filter(|f| !is_script(f)) {
             return vec![file.clone()];
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .expect("read the step folder")
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.starts_with("Dockerfile") && !name.ends_with(".dockerignore")
-            })
-            .collect();
-        files.sort();
-        files
+        self.learner_files()
+            .into_iter()
+            .filter(|name| name.starts_with("Dockerfile") && !name.ends_with(".dockerignore"))
+            .map(|name| self.dir.join(name))
+            .collect()
     }
 
     /// The budget in bytes and how it was set, for messages; None if the step has none.
