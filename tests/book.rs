@@ -5,8 +5,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use support::book::{self, GENERATE};
-use support::{Step, repo_root};
+use support::book;
+use support::tool::GENERATE;
+use support::{Must, Step, repo_root};
 
 fn src() -> PathBuf {
     repo_root().join("book/src")
@@ -45,6 +46,7 @@ fn includes(text: &str) -> Vec<(String, Option<String>)> {
 #[test]
 fn generated_files_are_fresh() {
     let stale: Vec<String> = book::render_all()
+        .must()
         .into_iter()
         .filter(|file| {
             std::fs::read_to_string(repo_root().join(&file.path))
@@ -83,7 +85,8 @@ fn the_chart_is_an_svg_a_browser_can_show() {
 #[test]
 fn every_step_has_a_chapter_in_the_summary() {
     let summary = std::fs::read_to_string(src().join("SUMMARY.md")).unwrap();
-    for slug in book::step_slugs() {
+    for step in Step::all().must() {
+        let slug = &step.slug;
         assert!(
             src().join(format!("{slug}.md")).is_file(),
             "steps/{slug} has no chapter book/src/{slug}.md"
@@ -352,10 +355,9 @@ fn what_changed_explains_only_instructions_the_step_changes() {
         "HEALTHCHECK",
         "SHELL",
     ];
-    let slugs = book::step_slugs();
-    for pair in slugs.windows(2) {
-        let (previous, step) = (Step::get(&pair[0]), Step::get(&pair[1]));
-        let changed = book::changed_instructions(&previous, &step);
+    for pair in Step::all().must().windows(2) {
+        let (previous, step) = (&pair[0], &pair[1]);
+        let changed = book::changed_instructions(previous, step).must();
         let text = std::fs::read_to_string(src().join(format!("{}.md", step.slug))).unwrap();
         let Some((_, section)) = text.split_once("## What changed since") else {
             panic!("{}.md has no \"What changed since\" section", step.slug);

@@ -1,19 +1,28 @@
 //! Drift checks that need no Docker: steps, tests and the top-level Dockerfile agree.
 mod support;
-use support::book::{step_slugs, test_name};
-use support::{Check, Step, repo_root};
+use support::running::{HARDENED_FLAGS, Hardening};
+use support::{Check, RUST_VERSION, Step, StepNumber, repo_root};
+
+fn steps() -> Vec<Step> {
+    Step::all().unwrap_or_else(|error| panic!("{error}"))
+}
 
 #[test]
 fn every_step_has_a_test_and_every_step_test_a_step() {
-    let slugs = step_slugs();
-    assert!(slugs.len() >= 8, "expected steps 01..08, found {slugs:?}");
-    for slug in &slugs {
+    let steps = steps();
+    assert!(
+        steps.len() >= 8,
+        "expected steps 01..08, found {}",
+        steps.len()
+    );
+    for step in &steps {
         let test = repo_root()
             .join("tests")
-            .join(format!("{}.rs", test_name(slug)));
+            .join(format!("{}.rs", step.test_name()));
         assert!(
             test.is_file(),
-            "steps/{slug} has no test: expected {}",
+            "steps/{} has no test: expected {}",
+            step.slug,
             test.display()
         );
     }
@@ -24,9 +33,9 @@ fn every_step_has_a_test_and_every_step_test_a_step() {
             .and_then(|rest| rest.strip_suffix(".rs"))
         {
             assert!(
-                slugs
+                steps
                     .iter()
-                    .any(|slug| test_name(slug) == format!("step{test}")),
+                    .any(|step| step.test_name() == format!("step{test}")),
                 "tests/{name} has no step folder under steps/"
             );
         }
@@ -35,16 +44,12 @@ fn every_step_has_a_test_and_every_step_test_a_step() {
 
 #[test]
 fn every_step_toml_is_complete_and_consistent() {
-    for slug in step_slugs() {
-        let step = Step::get(&slug);
-        assert_eq!(
-            step.facts.image,
-            format!("ping:{slug}"),
-            "steps/{slug}/step.toml: image"
-        );
+    for step in steps() {
+        let slug = &step.slug;
         assert!(
-            step.facts.build.contains(&slug),
-            "steps/{slug}/step.toml: the build command should name the step"
+            repo_root().join(step.reference_file()).is_file(),
+            "steps/{slug}/step.toml: {} does not exist",
+            step.reference_file().display()
         );
         assert!(
             !step.dockerfiles().is_empty(),
@@ -57,7 +62,7 @@ fn every_step_toml_is_complete_and_consistent() {
             checks.contains(&Check::AnswersPong),
             "steps/{slug}/step.toml: checks must include answers_pong"
         );
-        let first = step.previous().is_none();
+        let first = step.previous().unwrap().is_none();
         assert_eq!(
             step.facts.budget.is_some(),
             !first,
@@ -68,12 +73,6 @@ fn every_step_toml_is_complete_and_consistent() {
             !first,
             "steps/{slug}/step.toml: within_budget is checked exactly when there is a [budget]"
         );
-        if let Some(budget) = &step.facts.budget {
-            assert!(
-                budget.max_mb.is_some() != (budget.base.is_some() && budget.over_base_mb.is_some()),
-                "steps/{slug}/step.toml: [budget] needs either max_mb, or base and over_base_mb"
-            );
-        }
         for (i, check) in checks.iter().enumerate() {
             assert!(
                 !checks[..i].contains(check),
@@ -98,8 +97,9 @@ fn every_step_toml_is_complete_and_consistent() {
 
 #[test]
 fn base_images_are_pinned() {
-    for slug in step_slugs() {
-        for image in Step::get(&slug).base_images() {
+    for step in steps() {
+        let slug = &step.slug;
+        for image in step.base_images() {
             let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
             assert!(
                 !tag.is_empty() && tag != "latest",
@@ -123,5 +123,151 @@ fn the_top_level_dockerfile_is_step_08() {
             read(top) == read(step),
             "{top} differs from {step}: they must be the same file. Copy one onto the other."
         );
+    }
+}
+
+#[test]
+fn a_step_number_has_one_parser() {
+    for text in [
+        "6",
+        "06",
+        "step06",
+        "06-static-scratch",
+        "step06_static_scratch",
+    ] {
+        let number: StepNumber = text
+            .parse()
+            .unwrap_or_else(|error| panic!("{text}: {error}"));
+        assert_eq!(number.to_string(), "06", "{text}");
+    }
+    for text in ["", "0", "six", "006", "6x", "-6"] {
+        assert!(
+            text.parse::<StepNumber>().is_err(),
+            "{text:?} parsed as a step number"
+        );
+    }
+    assert_eq!(Step::get("6").slug, "06-static-scratch");
+    let error = Step::find("42")
+        .expect_err("there is no step 42")
+        .to_string();
+    assert!(
+        error.contains("the steps are 01-naive, 02-slim-base"),
+        "{error}"
+    );
+}
+
+/// The Rust version is Cargo.toml's `rust-version`; every other place that names it
+/// must agree: the Dockerfiles' `FROM rust:…`, the base-image script, the book.
+#[test]
+fn the_rust_version_is_written_in_one_place() {
+    let mut places = vec![
+        repo_root().join("Dockerfile"),
+        repo_root().join("steps/00-base-images/prepare.sh"),
+        repo_root().join("steps/00-base-images/rust.Dockerfile"),
+        repo_root().join("README.md"),
+    ];
+    for step in steps() {
+        places.extend(step.dockerfiles());
+    }
+    for entry in std::fs::read_dir(repo_root().join("book/src")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|extension| extension == "md") {
+            places.push(path);
+        }
+    }
+    let mut seen = 0;
+    for path in places {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // `rust:1.95-…` image tags, `rust_version=1.95.0`, `RUST_VERSION=1.95.0`, "Rust 1.95".
+        for marker in ["rust:", "rust_version=", "RUST_VERSION=", "Rust "] {
+            for (at, _) in text.match_indices(marker) {
+                let version: String = text[at + marker.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                let version = version.trim_end_matches('.');
+                if version.is_empty() || !version.contains('.') {
+                    continue;
+                }
+                seen += 1;
+                assert!(
+                    version == RUST_VERSION || version.starts_with(&format!("{RUST_VERSION}.")),
+                    "{} names Rust {version}, but Cargo.toml's rust-version is {RUST_VERSION}: \
+                     change it there and everywhere this test names",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        seen >= 10,
+        "found only {seen} mentions of the Rust version: is this test reading the right files?"
+    );
+}
+
+#[test]
+fn every_hardened_flag_is_applied_to_test_containers() {
+    let hardening = Hardening::of(HARDENED_FLAGS).unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        hardening.read_only && hardening.pids_limit.is_some() && hardening.memory_bytes.is_some()
+    );
+    assert!(
+        Hardening::of(&["--privileged"]).is_err(),
+        "an unknown flag must not be ignored"
+    );
+}
+
+/// The harness's modules by idea, in the order tests/support/mod.rs's doc comment lists
+/// them: each may use only modules listed before it, so no two modules import each other.
+#[test]
+fn no_harness_module_uses_one_listed_after_it() {
+    let support = repo_root().join("tests/support");
+    let listing = std::fs::read_to_string(support.join("mod.rs")).unwrap();
+    // The layers as mod.rs's doc comment lists them (`//! - `name`  …`), lowest first.
+    let order: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! - `")?.split('`').next())
+        .collect();
+    let declared = listing
+        .lines()
+        .filter(|line| line.starts_with("pub mod "))
+        .count();
+    assert_eq!(
+        order.len(),
+        declared,
+        "mod.rs: list every module in its doc comment: {order:?}"
+    );
+    assert!(order.len() >= 10, "mod.rs lists {order:?}");
+    for (at, module) in order.iter().enumerate() {
+        let mut files = vec![support.join(format!("{module}.rs"))];
+        if let Ok(entries) = std::fs::read_dir(support.join(module)) {
+            files.extend(entries.map(|entry| entry.unwrap().path()));
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for later in &order[at + 1..] {
+                let uses = [
+                    format!("super::{later}::"),
+                    format!("super::{later}}}"),
+                    format!("super::{later};"),
+                    format!("super::{{{later}"),
+                    format!(" {later}::"),
+                ];
+                let used = text
+                    .lines()
+                    .filter(|line| !line.trim_start().starts_with("//"))
+                    .any(|line| {
+                        uses.iter().any(|pattern| line.contains(pattern.as_str()))
+                            || (line.trim_start().starts_with("use super::")
+                                && line.contains(&format!(" {later}")))
+                    });
+                assert!(
+                    !used,
+                    "{} uses `{later}`, which mod.rs lists after `{module}`: move the shared part \
+                     to a module listed before both",
+                    file.display()
+                );
+            }
+        }
     }
 }

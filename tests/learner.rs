@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::doctor::{Doctor, Status};
-use support::learner::{self, Built, Progress, Report};
-use support::{Step, docker, repo_root};
+use support::learner::{self, Built, Report};
+use support::progress::Progress;
+use support::{Must, Step, docker, repo_root};
 
 /// A learner's copy of a step's files in a temporary folder, with one edit applied
 /// to `file`; removes the folder and the image it was checked as when dropped.
@@ -50,13 +51,10 @@ impl Yours {
     async fn check(&self, slug: &str) -> Report {
         let limit = Duration::from_secs(1800);
         let step = Step::get(slug);
-        let yours = step
-            .yours(&self.file, &self.tag)
-            .unwrap_or_else(|message| panic!("{message}"));
+        let yours = step.yours(&self.file, &self.tag).must();
         let report = tokio::time::timeout(limit, learner::check(&step, yours))
             .await
-            .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag))
-            .unwrap_or_else(|message| panic!("{message}"));
+            .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag));
         println!("{report}");
         report
     }
@@ -88,7 +86,7 @@ fn failure_of(report: &Report, check: &str) -> String {
         .result
         .as_ref()
         .expect_err(&format!("{check} should fail"));
-    format!("{}\nhint: {}", problem.found, problem.hint)
+    format!("{}\nhint: {}", problem.found(), problem.hint())
 }
 
 fn assert_says(text: &str, wanted: &[&str]) {
@@ -269,7 +267,8 @@ fn a_missing_file_says_how_to_start_the_step() {
     let step = Step::get("05-dependency-cache");
     let message = step
         .yours(&step.dir.join("no-such-Dockerfile"), "ping:x")
-        .expect_err("a missing file is an error");
+        .expect_err("a missing file is an error")
+        .to_string();
     assert_says(
         &message,
         &[
@@ -280,7 +279,8 @@ fn a_missing_file_says_how_to_start_the_step() {
 
     let message = step
         .yours(&repo_root().join(step.yours_dir()), "ping:x")
-        .expect_err("a missing folder is an error");
+        .expect_err("a missing folder is an error")
+        .to_string();
     assert_says(
         &message,
         &[
@@ -318,7 +318,7 @@ fn progress_shows_each_step_and_what_comes_next() {
                     check,
                     took: Duration::ZERO,
                     result: if failed && check == step.facts.new[0] {
-                        support::checks::problem("found", "hint")
+                        support::error::found("found", "hint")
                     } else {
                         Ok(None)
                     },
@@ -337,7 +337,7 @@ fn progress_shows_each_step_and_what_comes_next() {
     write("03-builder-pattern", "FROM debian:changed");
     write("04-multi-stage", "FROM rust AS build");
 
-    let shown = Progress::load(&yours).render(&yours);
+    let shown = Progress::load(&yours).render(&yours).must();
     println!("{shown}");
     let _ = std::fs::remove_dir_all(&yours);
     assert_says(
@@ -377,7 +377,7 @@ fn doctor_says_how_to_start_docker_when_it_is_unreachable() {
 
 #[test]
 fn doctor_finds_this_machine_ready() {
-    docker::ensure_ready();
+    docker::ready().must();
     let doctor = Doctor::examine(None);
     println!("{doctor}");
     let whats: Vec<&str> = doctor.lines.iter().map(|line| line.what.as_str()).collect();
@@ -404,9 +404,9 @@ fn every_step_can_be_started_from_the_previous_one() {
     let _ = std::fs::remove_dir_all(&sandbox);
     std::fs::create_dir_all(&sandbox).unwrap();
     std::os::unix::fs::symlink(repo_root().join("steps"), sandbox.join("steps")).unwrap();
-    for slug in support::book::step_slugs() {
-        let step = Step::get(&slug);
-        let script = step.start_commands().join("\n");
+    for step in Step::all().must() {
+        let slug = &step.slug;
+        let script = step.start_commands().must().join("\n");
         let output = std::process::Command::new("sh")
             .args(["-eu", "-c", &script])
             .current_dir(&sandbox)
@@ -417,7 +417,7 @@ fn every_step_can_be_started_from_the_previous_one() {
             "{slug}: the start commands fail:\n{script}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let previous = step.previous();
+        let previous = step.previous().must();
         let started: Vec<String> = std::fs::read_dir(sandbox.join(step.yours_dir()))
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
@@ -455,61 +455,21 @@ fn every_step_can_be_started_from_the_previous_one() {
     let _ = std::fs::remove_dir_all(&sandbox);
 }
 
-/// BuildKit prints cached steps in any order; the dependency check must not care.
-#[test]
-fn a_build_log_is_read_in_dockerfile_order() {
-    let log = "\
-#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
-#9 DONE 7.1s
-#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
-#4 CACHED
-#8 [build 4/6] RUN mkdir src && cargo build --release --locked
-#8 CACHED
-#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
-#10 DONE 0.1s
-";
-    let steps = support::step::build_steps(log);
-    let order: Vec<(&str, u32, bool)> = steps
-        .iter()
-        .map(|step| (step.stage.as_str(), step.index, step.cached))
-        .collect();
-    assert_eq!(
-        order,
-        [
-            ("build", 1, true),
-            ("build", 4, true),
-            ("build", 6, false),
-            ("stage-1", 2, false)
-        ]
-    );
-}
-
 // The workshop tool itself, run as a learner runs it (`cargo workshop …`): its exit
 // codes, and messages instead of backtraces.
 
-/// The built workshop tool; cargo builds it once per test run (a no-op after `cargo test`,
-/// which builds the examples anyway) and names the executable.
+/// The built workshop tool (an example): escargot has cargo build it once per test run
+/// (a no-op after `cargo test`, which builds the examples anyway) and names the executable.
 fn workshop_tool() -> assert_cmd::Command {
     static TOOL: OnceLock<PathBuf> = OnceLock::new();
     let tool = TOOL.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let output = std::process::Command::new(cargo)
-            .current_dir(repo_root())
-            .args(["build", "--quiet", "--example", "workshop"])
-            .arg("--message-format=json")
-            .output()
-            .expect("run cargo build --example workshop");
-        assert!(
-            output.status.success(),
-            "building the workshop tool failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "workshop")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the workshop tool's executable")
+        escargot::CargoBuild::new()
+            .manifest_path(repo_root().join("Cargo.toml"))
+            .example("workshop")
+            .run()
+            .unwrap_or_else(|error| panic!("building the workshop tool failed: {error}"))
+            .path()
+            .to_path_buf()
     });
     let mut command = assert_cmd::Command::new(tool);
     command
@@ -540,13 +500,25 @@ fn the_tool_names_the_steps_when_asked_for_one_that_does_not_exist() {
     assert_says(
         &printed,
         &[
+            "invalid value '42' for '<STEP>'",
             "there is no step \"42\"; the steps are 01-naive, 02-slim-base",
-            "usage: cargo workshop check NN [FILE]",
-            "cargo workshop doctor",
+            "try '--help'",
         ],
     );
+    // Without a command: the learner's commands first, the instructors' grouped apart.
     let printed = run_tool(&mut workshop_tool(), 2);
-    assert_says(&printed, &["which tool?", "cargo workshop progress"]);
+    assert_says(
+        &printed,
+        &[
+            "Usage: cargo workshop <COMMAND>",
+            "doctor",
+            "check",
+            "progress",
+            "instructor",
+        ],
+    );
+    let printed = run_tool(workshop_tool().args(["instructor", "--help"]), 0);
+    assert_says(&printed, &["generate", "measure"]);
 }
 
 #[test]
@@ -584,7 +556,7 @@ fn the_tool_without_docker_says_how_to_start_it() {
 
 #[test]
 fn the_tool_reports_a_broken_dockerfile_and_fails() {
-    docker::ensure_ready();
+    docker::ready().must();
     let yours = Yours::of("08-production", "tool", "Dockerfile", |text| {
         text.replacen("FROM scratch", "FORM scratch", 1)
     });
@@ -605,96 +577,6 @@ fn the_tool_reports_a_broken_dockerfile_and_fails() {
         std::fs::read(repo_root().join("yours/progress.json")).ok(),
         progress
     );
-}
-
-/// A learner watching `cargo workshop check` sees each instruction as the build reaches it.
-#[test]
-fn a_build_is_shown_as_it_moves() {
-    let log = "\
-#1 [internal] load build definition from Dockerfile
-#1 DONE 0.0s
-#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
-#4 resolve docker.io/library/rust:1.95-slim-trixie done
-#4 CACHED
-#8 [build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --release --locked && rm -r src
-#8 sha256:1f3e
-#8 CACHED
-#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
-#9 0.512    Compiling ping v0.1.0 (/app)
-#9 25.10     Finished `release` profile [optimized] target(s) in 24.98s
-#9 DONE 25.3s
-#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
-#10 DONE 0.1s
-";
-    let mut echo = support::step::BuildEcho::default();
-    let shown: Vec<String> = log.lines().filter_map(|line| echo.line(line)).collect();
-    assert_eq!(
-        shown,
-        [
-            "[build 1/6] FROM docker.io/library/rust:1.95-slim-trixie   (cached)",
-            "[build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --rele…   (cached)",
-            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked",
-            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked   done in 25.3s",
-            "[stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping",
-        ]
-    );
-}
-
-fn files_of(entries: &[(&str, Option<&str>)]) -> support::Files {
-    support::Files(
-        entries
-            .iter()
-            .map(|(path, link)| {
-                (
-                    path.to_string(),
-                    support::Entry {
-                        is_dir: false,
-                        mode: 0o755,
-                        size: 0,
-                        link: link.map(String::from),
-                    },
-                )
-            })
-            .collect(),
-    )
-}
-
-/// Symbolic links, as a check must follow them to see what a process in the container sees.
-#[test]
-fn links_resolve_as_the_kernel_resolves_them() {
-    // debian:trixie-slim: /lib64 -> usr/lib64, and the loader a link to the real file.
-    let files = files_of(&[
-        ("/lib64", Some("usr/lib64")),
-        ("/usr", None),
-        ("/usr/lib64", None),
-        (
-            "/usr/lib64/ld-linux-x86-64.so.2",
-            Some("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
-        ),
-        ("/lib", Some("usr/lib")),
-        ("/usr/lib", None),
-        ("/usr/lib/x86_64-linux-gnu", None),
-        ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", None),
-        ("/bin", Some("usr/bin")),
-        ("/usr/bin", None),
-        ("/usr/bin/sh", Some("dash")),
-        ("/usr/bin/dash", None),
-        ("/dangling", Some("/nowhere")),
-        ("/loop", Some("/loop")),
-    ]);
-    assert!(!files.contains("/lib64/ld-linux-x86-64.so.2"));
-    assert_eq!(
-        files.resolve("/lib64/ld-linux-x86-64.so.2").as_deref(),
-        Some("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-    );
-    assert_eq!(files.resolve("/bin/sh").as_deref(), Some("/usr/bin/dash"));
-    assert_eq!(
-        files.resolve("/usr/bin/../bin/sh").as_deref(),
-        Some("/usr/bin/dash")
-    );
-    assert!(files.contains("/dangling") && !files.exists("/dangling"));
-    assert!(!files.exists("/loop"));
-    assert!(!files.exists("/bin/bash"));
 }
 
 // --- A wider set of learner mistakes, and valid alternatives that must pass ----------

@@ -2,13 +2,15 @@
 //! book/src/generated/results.json. Numbers are medians of several runs, and speed
 //! is compared only within one run (ratios), never across machines or days.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::book::{self, Results, StepResult};
-use crate::support::{Files, Step, docker};
+use crate::support::error::{Error, Result};
+use crate::support::results::{Results, StepResult};
+use crate::support::running::{self, Running};
+use crate::support::tool::MEASURE;
+use crate::support::{Files, Step, StepNumber, docker, rust_image};
 
 const STARTS: usize = 10;
 /// Rounds of load per image: the book shows the median round and the range of all of them.
@@ -18,47 +20,24 @@ const LOAD_CONNECTIONS: usize = 32;
 /// An upper bound on requests per round, whatever the machine: the load always stops.
 const LOAD_MAX_REQUESTS: usize = 2_000_000;
 
+/// What to measure.
+#[derive(clap::Args)]
 pub struct Options {
+    /// Sizes and counts only: no cold builds, starts or load.
+    #[arg(long)]
     pub quick: bool,
-    pub steps: Option<Vec<String>>,
+    /// Only these steps, e.g. --steps 01,06 (default: all).
+    #[arg(long, value_delimiter = ',', value_parser = crate::step_number)]
+    pub steps: Vec<StepNumber>,
 }
 
 impl Options {
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut options = Options {
-            quick: false,
-            steps: None,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "--steps" => {
-                    let list = args
-                        .next()
-                        .ok_or("--steps needs a list, e.g. --steps 01,06")?;
-                    options.steps = Some(list.split(',').map(|s| s.trim().to_string()).collect());
-                }
-                other => return Err(format!("unknown option {other:?}")),
-            }
-        }
-        Ok(options)
-    }
-
-    fn slugs(&self) -> Result<Vec<String>, String> {
-        let all = book::step_slugs();
-        let Some(wanted) = &self.steps else {
-            return Ok(all);
-        };
-        wanted
-            .iter()
-            .map(|prefix| {
-                all.iter()
-                    .find(|slug| slug.starts_with(prefix.as_str()))
-                    .cloned()
-                    .ok_or_else(|| format!("no step {prefix:?}; steps are {}", all.join(", ")))
-            })
-            .collect()
+    fn steps(&self) -> Result<Vec<Step>> {
+        let all = Step::all()?;
+        Ok(all
+            .into_iter()
+            .filter(|step| self.steps.is_empty() || self.steps.contains(&step.number))
+            .collect())
     }
 }
 
@@ -80,129 +59,125 @@ impl Progress {
     }
 }
 
-pub fn run(options: &Options) {
-    docker::ensure_ready();
-    let slugs = options
-        .slugs()
-        .unwrap_or_else(|message| panic!("{message}"));
+pub fn run(options: &Options) -> Result<()> {
+    docker::ready()?;
+    let steps = options.steps()?;
     let progress = Progress {
         started: Instant::now(),
-        total: slugs.len(),
+        total: steps.len(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime");
-    let mut results = Results::load().unwrap_or_default();
-
-    for (index, slug) in slugs.iter().enumerate() {
-        let step = Step::get(slug);
-        let mut result = StepResult {
-            slug: slug.clone(),
-            ..StepResult::default()
-        };
-        if !options.quick {
-            progress.say(index, slug, "cold build (build cache pruned)");
-            let _ = docker::run(&["builder", "prune", "--all", "--force"]);
-            let started = Instant::now();
-            step.build();
-            result.cold_build_s = Some(started.elapsed().as_secs_f64());
-            progress.say(index, slug, "rebuild after a source-only change");
-            let started = Instant::now();
-            step.rebuild_after_source_change();
-            result.rebuild_s = Some(started.elapsed().as_secs_f64());
-        }
-        progress.say(index, slug, "build (cached) and sizes");
-        let image = step.build();
-        result.size_bytes = image.size_bytes();
-        result.compressed_bytes = compressed_size(&image.tag);
-        result.layers = docker::ok(&[
-            "image",
-            "inspect",
-            "--format",
-            "{{len .RootFS.Layers}}",
-            &image.tag,
-        ])
-        .parse()
-        .expect("layer count");
-        result.files = Files::of_image(&image.tag).own().len();
-        if !options.quick {
-            progress.say(
-                index,
-                slug,
-                &format!("{STARTS} starts, idle memory, docker stop"),
-            );
-            measure_runtime(&image.tag, &mut result);
-            progress.say(
-                index,
-                slug,
-                &format!("load: {LOAD_ROUNDS} rounds of {LOAD_SECONDS} s"),
-            );
-            runtime.block_on(measure_load(&image.tag, &mut result));
-        }
-        results.steps.retain(|known| known.slug != *slug);
+        .map_err(|error| Error::Harness(format!("a tokio runtime: {error}")))?;
+    let mut results = Results::load()?.unwrap_or_default();
+    for (index, step) in steps.iter().enumerate() {
+        let say = |phase: &str| progress.say(index, &step.slug, phase);
+        let result = measure_step(step, options, &runtime, say)?;
+        results.steps.retain(|known| known.slug != step.slug);
         results.steps.push(result);
     }
     results.steps.sort_by(|a, b| a.slug.cmp(&b.slug));
-    results.command = if options.quick {
-        format!("{} --quick", book::MEASURE)
-    } else {
-        book::MEASURE.to_string()
-    };
-    results.mode = if options.quick {
-        "quick: sizes and counts".into()
-    } else {
-        "full".into()
-    };
-    results.date = shell("date -u +%Y-%m-%d");
-    results.machine = format!(
-        "{} cores",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
-    results.toolchain = docker::ok(&["run", "--rm", "rust:1.95-slim-trixie", "rustc", "--version"]);
-    results.docker = format!(
-        "Docker engine {}",
-        docker::ok(&["version", "--format", "{{.Server.Version}}"])
-    );
-    let json = serde_json::to_string_pretty(&results).expect("results as JSON");
-    std::fs::write(Results::path(), json + "\n").expect("write results.json");
+    stamp(&mut results, options)?;
+    results.save()?;
     eprintln!(
         "[{:>4.0}s] wrote {}",
         progress.started.elapsed().as_secs_f64(),
         Results::path().display()
     );
+    Ok(())
 }
 
-fn shell(command: &str) -> String {
-    let output = Command::new("sh")
-        .args(["-c", command])
-        .output()
-        .expect("run sh");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+/// Everything measured about one step; `say` tells the instructor which phase runs.
+fn measure_step(
+    step: &Step,
+    options: &Options,
+    runtime: &tokio::runtime::Runtime,
+    say: impl Fn(&str),
+) -> Result<StepResult> {
+    let mut result = StepResult {
+        slug: step.slug.clone(),
+        ..StepResult::default()
+    };
+    if !options.quick {
+        say("cold build (build cache pruned)");
+        let _ = docker::run(&["builder", "prune", "--all", "--force"]);
+        let started = Instant::now();
+        step.try_build()?;
+        result.cold_build_s = Some(started.elapsed().as_secs_f64());
+        say("rebuild after a source-only change");
+        let started = Instant::now();
+        step.rebuild_after_source_change()?;
+        result.rebuild_s = Some(started.elapsed().as_secs_f64());
+    }
+    say("build (cached) and sizes");
+    let image = step.try_build()?;
+    result.size_bytes = image.size_bytes();
+    result.compressed_bytes = compressed_size(&image.tag)?;
+    result.layers = image
+        .inspect
+        .root_fs
+        .as_ref()
+        .and_then(|root| root.layers.as_ref())
+        .map_or(0, Vec::len);
+    result.files = Files::of_image(&image.tag)?.own().len();
+    if !options.quick {
+        say(&format!("{STARTS} starts, idle memory, docker stop"));
+        runtime.block_on(measure_runtime(&image.tag, &mut result))?;
+        say(&format!("load: {LOAD_ROUNDS} rounds of {LOAD_SECONDS} s"));
+        runtime.block_on(measure_load(&image.tag, &mut result))?;
+    }
+    Ok(result)
+}
+
+/// Where, when and how the results were measured: the book prints it under every table.
+fn stamp(results: &mut Results, options: &Options) -> Result<()> {
+    (results.command, results.mode) = if options.quick {
+        (
+            format!("{MEASURE} --quick"),
+            "quick: sizes and counts".into(),
+        )
+    } else {
+        (MEASURE.to_string(), "full".into())
+    };
+    results.date = today();
+    results.machine = format!(
+        "{} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    results.toolchain = docker::ok(&["run", "--rm", &rust_image(), "rustc", "--version"])?;
+    results.docker = format!(
+        "Docker engine {}",
+        docker::ok(&["version", "--format", "{{.Server.Version}}"])?
+    );
+    Ok(())
 }
 
 /// Bytes of `docker save` compressed with gzip: roughly what a registry transfers.
-fn compressed_size(tag: &str) -> u64 {
+fn compressed_size(tag: &str) -> Result<u64> {
+    let failed = |what: &str, error: std::io::Error| Error::Harness(format!("{what}: {error}"));
     let mut save = docker::command(&["save", tag])
         .stdout(Stdio::piped())
         .spawn()
-        .expect("docker save");
-    let mut stdout = save.stdout.take().expect("piped");
+        .map_err(|error| failed("docker save", error))?;
     let mut gzip = Command::new("gzip")
         .args(["-c", "-6"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("gzip (install it, it is needed to measure compressed sizes)");
-    let mut gzip_in = gzip.stdin.take().expect("piped");
+        .map_err(|error| failed("gzip (install it: it measures compressed sizes)", error))?;
+    let (Some(mut stdout), Some(mut gzip_in), Some(mut gzip_out)) =
+        (save.stdout.take(), gzip.stdin.take(), gzip.stdout.take())
+    else {
+        return Err(Error::Harness("docker save | gzip: no pipes".into()));
+    };
     let feeder = std::thread::spawn(move || std::io::copy(&mut stdout, &mut gzip_in));
     let mut counted = 0u64;
     let mut buffer = [0u8; 1 << 16];
-    let mut gzip_out = gzip.stdout.take().expect("piped");
     loop {
-        let read = gzip_out.read(&mut buffer).expect("read gzip output");
+        let read = gzip_out
+            .read(&mut buffer)
+            .map_err(|error| failed("read gzip's output", error))?;
         if read == 0 {
             break;
         }
@@ -211,53 +186,7 @@ fn compressed_size(tag: &str) -> u64 {
     let _ = feeder.join();
     let _ = save.wait();
     let _ = gzip.wait();
-    counted
-}
-
-/// A container started with the docker CLI, removed on drop.
-struct Started {
-    id: String,
-    port: u16,
-}
-
-impl Started {
-    fn run(tag: &str) -> Started {
-        let id = docker::ok(&["run", "--detach", "--publish", "127.0.0.1::8080", tag]);
-        let mapping = docker::ok(&["port", &id, "8080/tcp"]);
-        let port = mapping
-            .lines()
-            .next()
-            .and_then(|line| line.rsplit(':').next())
-            .and_then(|p| p.parse().ok());
-        Started {
-            port: port.unwrap_or_else(|| panic!("no published port in {mapping:?}")),
-            id,
-        }
-    }
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = docker::run(&["rm", "--force", &self.id]);
-    }
-}
-
-fn pong_once(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    if stream
-        .write_all(b"GET /ping HTTP/1.0\r\nHost: ping\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    // hyper answers an HTTP/1.0 request with an HTTP/1.0 status line.
-    (answer.starts_with("HTTP/1.1 200 ") || answer.starts_with("HTTP/1.0 200 "))
-        && answer.ends_with("PONG")
+    Ok(counted)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -265,72 +194,36 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn measure_runtime(tag: &str, result: &mut StepResult) {
+/// Starts a container of `tag` the harness's one way, and waits for its first PONG.
+async fn start(tag: &str) -> Result<Running> {
+    Running::try_start(running::request(tag)).await
+}
+
+async fn measure_runtime(tag: &str, result: &mut StepResult) -> Result<()> {
     let mut latencies = Vec::new();
-    for start in 0..STARTS {
-        // The clock starts before `docker run` is called: creating the container, its
-        // network and the published port are part of what a user waits for.
-        let started = Instant::now();
-        let container = Started::run(tag);
-        while !pong_once(container.port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{tag} did not answer within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-        if start + 1 < STARTS {
+    for start_number in 0..STARTS {
+        // Timed from the call that creates the container: creating it, its network
+        // and the published port are part of what a user waits for.
+        let container = start(tag).await?;
+        latencies.push(container.answered_after.as_secs_f64() * 1000.0);
+        if start_number + 1 < STARTS {
             continue;
         }
         // The last start: idle memory after one request, then docker stop.
-        std::thread::sleep(Duration::from_secs(2));
-        let top = docker::ok(&["top", &container.id, "-o", "pid,rss"]);
-        result.idle_rss_kb = top
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
-            .next();
-        let stats = docker::ok(&[
-            "stats",
-            "--no-stream",
-            "--format",
-            "{{.MemUsage}}",
-            &container.id,
-        ]);
-        result.idle_cgroup_kb = parse_memory_kb(stats.split('/').next().unwrap_or(""));
-        let stop_started = Instant::now();
-        docker::ok(&["stop", &container.id]);
-        result.stop_s = Some(stop_started.elapsed().as_secs_f64());
-        result.stop_exit_code =
-            docker::ok(&["inspect", "--format", "{{.State.ExitCode}}", &container.id])
-                .parse()
-                .ok();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let memory = container.memory().await?;
+        result.idle_rss_kb = memory.rss_kb;
+        result.idle_cgroup_kb = memory.cgroup_kb;
+        let stopped = container.stop().await?;
+        result.stop_s = Some(stopped.took.as_secs_f64());
+        result.stop_exit_code = Some(stopped.exit_code);
     }
     result.run_to_pong_ms = Some(median(&mut latencies));
+    Ok(())
 }
 
-/// "1.23MiB" -> 1259 (KiB are close enough to kB for a table).
-fn parse_memory_kb(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.trim().parse().ok()?;
-    let factor = match unit.trim() {
-        "B" => 1.0 / 1024.0,
-        "KiB" | "kB" => 1.0,
-        "MiB" | "MB" => 1024.0,
-        "GiB" | "GB" => 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((number * factor).round() as u64)
-}
-
-async fn measure_load(tag: &str, result: &mut StepResult) {
-    let container = Started::run(tag);
-    while !pong_once(container.port) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn measure_load(tag: &str, result: &mut StepResult) -> Result<()> {
+    let container = start(tag).await?;
     let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..LOAD_ROUNDS {
         let (rate, p50, p99) = load_round(container.port).await;
@@ -345,6 +238,7 @@ async fn measure_load(tag: &str, result: &mut StepResult) {
     result.requests_per_s_max = rates.last().copied();
     result.p50_ms = Some(median(&mut p50s));
     result.p99_ms = Some(median(&mut p99s));
+    Ok(())
 }
 
 /// Keep-alive HTTP/1.1 connections sending GET /ping back to back, bounded in time and count.
@@ -407,4 +301,12 @@ async fn load_round(port: u16) -> (f64, f64, f64) {
             .unwrap_or(f64::NAN)
     };
     (all.len() as f64 / elapsed, at(0.50), at(0.99))
+}
+
+/// Today's date (UTC), as the results record it.
+fn today() -> String {
+    let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output();
+    output
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .unwrap_or_default()
 }

@@ -1,30 +1,63 @@
-//! The `docker` command line, as the tests use it: checked once per test binary
-//! (daemon reachable, BuildKit available), then called with BuildKit switched on.
+//! Docker, as the harness uses it: the `docker` command line (what a learner types,
+//! checked once per test binary: daemon reachable, BuildKit available), and Docker's
+//! typed API (the client testcontainers brings) for what the harness reads back.
 
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// `docker ARGS...` with BuildKit on. Panics with a readable message if `docker`
-/// cannot be started at all; a non-zero exit is returned to the caller.
+use testcontainers::bollard;
+
+use super::error::{Error, Result, harness};
+
+/// `docker ARGS...` with BuildKit on; a non-zero exit is returned to the caller.
+/// An error only when `docker` cannot be started at all.
 pub fn run(args: &[&str]) -> Output {
     command(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|error| panic!("cannot run `docker {}`: {error}", args.join(" ")))
+        .unwrap_or_else(|error| Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: format!("cannot run `docker`: {error}").into_bytes(),
+        })
 }
 
-/// `docker ARGS...` that must succeed; returns its standard output, trimmed.
-pub fn ok(args: &[&str]) -> String {
+/// `docker ARGS...` that must succeed; its standard output, trimmed.
+pub fn ok(args: &[&str]) -> Result<String> {
     let output = run(args);
     if !output.status.success() {
-        panic!(
+        return harness(format!(
             "`docker {}` failed ({}):\n{}",
             args.join(" "),
             output.status,
             String::from_utf8_lossy(&output.stderr).trim_end()
-        );
+        ));
     }
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// What Docker knows about an image, typed (`docker image inspect` prints the API's JSON).
+pub fn inspect_image(reference: &str) -> Result<bollard::models::ImageInspect> {
+    let json = ok(&["image", "inspect", reference])?;
+    let mut all: Vec<bollard::models::ImageInspect> = serde_json::from_str(&json)
+        .map_err(|error| Error::Harness(format!("docker image inspect {reference}: {error}")))?;
+    all.pop()
+        .ok_or_else(|| Error::Harness(format!("docker image inspect {reference}: no image")))
+}
+
+/// An image's size in bytes, as `docker images` shows it.
+pub fn image_size(reference: &str) -> Result<u64> {
+    let image = inspect_image(reference)?;
+    image
+        .size
+        .and_then(|size| u64::try_from(size).ok())
+        .ok_or_else(|| Error::Harness(format!("Docker reports no size for {reference}")))
+}
+
+/// Docker's API, for the async code that reads containers back (state, health, processes).
+pub fn api() -> Result<bollard::Docker> {
+    bollard::Docker::connect_with_defaults()
+        .map_err(|error| Error::Harness(format!("cannot reach Docker's API: {error}")))
 }
 
 pub fn command(args: &[&str]) -> Command {
@@ -42,19 +75,17 @@ pub fn with_buildkit(command: &mut Command) {
         .env("BUILDKIT_PROGRESS", "plain");
 }
 
-/// Checks, once per test binary, that Docker answers and that `docker build` uses
-/// BuildKit. Panics with what to do when either is missing.
-pub fn ensure_ready() {
+/// Whether Docker answers and `docker build` uses BuildKit, asked once per process;
+/// what to do when either is missing.
+pub fn ready() -> Result<()> {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(message) = READY.get_or_init(check_ready) {
-        panic!("{message}");
-    }
-}
-
-/// Whether Docker answers and `docker build` uses BuildKit; what to do if not.
-pub fn check_ready() -> Result<(), String> {
-    let versions = reachable(None)?;
-    check_buildkit(&versions.client).map(|_| ())
+    READY
+        .get_or_init(|| {
+            let versions = reachable(None)?;
+            check_buildkit(&versions.client).map(|_| ())
+        })
+        .clone()
+        .map_err(Error::Harness)
 }
 
 /// What `docker version` reports, and where the engine was reached.
@@ -151,18 +182,15 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
 
 /// The image ID behind a tag, or None if the tag does not exist.
 pub fn image_id(reference: &str) -> Option<String> {
-    let output = run(&["image", "inspect", "--format", "{{.Id}}", reference]);
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    inspect_image(reference).ok()?.id
 }
 
 /// Removes an image that a rebuild left without a tag, so test runs do not pile up
 /// dangling images. An image still in use or still tagged is left alone.
 pub fn remove_if_dangling(id: &str) {
-    let tags = run(&["image", "inspect", "--format", "{{len .RepoTags}}", id]);
-    if tags.status.success() && String::from_utf8_lossy(&tags.stdout).trim() == "0" {
+    let untagged =
+        inspect_image(id).is_ok_and(|image| image.repo_tags.unwrap_or_default().is_empty());
+    if untagged {
         let _ = run(&["image", "rm", id]);
     }
 }
@@ -171,9 +199,9 @@ pub fn remove_if_dangling(id: &str) {
 pub struct CreatedContainer(pub String);
 
 impl CreatedContainer {
-    pub fn create(image: &str) -> Self {
+    pub fn create(image: &str) -> Result<Self> {
         // The command is never run; scratch images without CMD still need one to be created.
-        Self(ok(&["create", image, "/not-started"]))
+        ok(&["create", image, "/not-started"]).map(Self)
     }
 }
 

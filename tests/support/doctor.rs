@@ -4,7 +4,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::PREPARE;
+use super::results::human_size;
+use super::step::{PREPARE, workshop_base_images};
+use super::tool::DOCTOR;
+use super::{docker, rust_image};
 
 /// Free space the workshop needs where Docker keeps images: step 01 alone is about
 /// 5 GB, the three base images 2.5 GB, and the build cache holds a few more.
@@ -50,7 +53,7 @@ impl std::fmt::Display for Doctor {
                 "{n} problem{} to fix: follow the ✗ line{}, then run `{}` again.",
                 if n == 1 { "" } else { "s" },
                 if n == 1 { "" } else { "s" },
-                super::learner::DOCTOR
+                DOCTOR
             ),
         }
     }
@@ -74,7 +77,7 @@ impl Doctor {
 
     /// `docker ARGS`, with this doctor's DOCKER_HOST and BuildKit on, stopped after `limit`.
     fn docker(&self, args: &[&str], limit: Duration) -> Result<String, String> {
-        let mut command = super::docker::command(args);
+        let mut command = docker::command(args);
         if let Some(host) = &self.docker_host {
             command.env("DOCKER_HOST", host);
         }
@@ -87,7 +90,7 @@ impl Doctor {
             docker_host,
             lines: Vec::new(),
         };
-        let reachable = match super::docker::reachable(doctor.docker_host.as_deref()) {
+        let reachable = match docker::reachable(doctor.docker_host.as_deref()) {
             Ok(versions) => {
                 doctor.add(
                     Status::Ok,
@@ -116,7 +119,7 @@ impl Doctor {
             return doctor;
         };
 
-        match super::docker::check_buildkit(&client) {
+        match docker::check_buildkit(&client) {
             Ok(how) => doctor.add(Status::Ok, "BuildKit", how),
             Err(message) => doctor.add(Status::Fail, "BuildKit", message),
         }
@@ -136,11 +139,7 @@ impl Doctor {
             .unwrap_or_default();
         // Docker Engine on this machine: its folder is here. Docker Desktop: in a VM.
         let free_kb = if std::path::Path::new(&root).is_dir() {
-            let mut command = Command::new("df");
-            command.args(["-Pk", &root]);
-            run_within(command, Duration::from_secs(10))
-                .ok()
-                .and_then(|out| df_available_kb(&out))
+            available_kb(&root)
         } else {
             self.docker(
                 &["run", "--rm", "debian:trixie-slim", "df", "-Pk", "/"],
@@ -179,7 +178,7 @@ impl Doctor {
     /// Present, or pullable (the registry answers for it). Returns whether all are usable.
     fn base_images(&mut self) -> bool {
         let mut all = true;
-        for image in base_images() {
+        for image in workshop_base_images() {
             let size = self.docker(
                 &["image", "inspect", "--format", "{{.Size}}", &image],
                 Duration::from_secs(20),
@@ -189,7 +188,7 @@ impl Doctor {
                 self.add(
                     Status::Ok,
                     format!("base image {image}"),
-                    format!("present ({})", super::book::human_size(bytes)),
+                    format!("present ({})", human_size(bytes)),
                 );
                 continue;
             }
@@ -222,7 +221,8 @@ impl Doctor {
     /// The builds fetch crates over HTTPS inside a container: that fails behind a
     /// TLS-inspecting proxy unless the image trusts its certificate authority.
     fn https_in_a_container(&mut self, images_ok: bool) {
-        let image = "rust:1.95-slim-trixie";
+        let image = rust_image();
+        let image = image.as_str();
         let present = self
             .docker(&["image", "inspect", image], Duration::from_secs(20))
             .is_ok();
@@ -273,19 +273,6 @@ impl Doctor {
     }
 }
 
-/// Every image the steps start FROM, in step order, once each.
-pub fn base_images() -> Vec<String> {
-    let mut images: Vec<String> = Vec::new();
-    for slug in super::book::step_slugs() {
-        for image in super::Step::get(&slug).base_images() {
-            if !images.contains(&image) {
-                images.push(image);
-            }
-        }
-    }
-    images
-}
-
 /// Runs `command`; its stdout when it succeeds within `limit`, else what it printed.
 fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
     let mut child = command
@@ -321,7 +308,17 @@ fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
     }
 }
 
-/// The "Available" column of `df -Pk`'s second line, in kilobytes.
+/// Free space for an unprivileged user in the file system holding `path`, in kilobytes.
+fn available_kb(path: &str) -> Option<u64> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a statvfs struct the call fills in.
+    let status = unsafe { libc::statvfs(path.as_ptr(), &mut stats) };
+    (status == 0).then(|| stats.f_bavail as u64 * stats.f_frsize as u64 / 1000)
+}
+
+/// The "Available" column of `df -Pk`'s second line, in kilobytes (Docker Desktop:
+/// the images are in its VM, so `df` runs in a container there).
 fn df_available_kb(output: &str) -> Option<u64> {
     output
         .lines()

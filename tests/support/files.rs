@@ -5,6 +5,7 @@ use std::io::Read;
 use std::process::Stdio;
 
 use super::docker;
+use super::error::{Error, Result};
 
 /// Entries Docker itself adds to every container's file system; they say nothing
 /// about what the Dockerfile put in the image.
@@ -40,35 +41,36 @@ const MAX_LINKS: usize = 40;
 pub struct Files(pub BTreeMap<String, Entry>);
 
 impl Files {
-    pub fn of_image(image: &str) -> Files {
-        let container = docker::CreatedContainer::create(image);
+    pub fn of_image(image: &str) -> Result<Files> {
+        let failed =
+            |why: String| Error::Harness(format!("`docker export` of {image} failed: {why}"));
+        let container = docker::CreatedContainer::create(image)?;
         let mut child = docker::command(&["export", &container.0])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start `docker export`");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let files = Files::from_tar(stdout);
-        let output = child.wait_with_output().expect("wait for `docker export`");
-        assert!(
-            output.status.success(),
-            "`docker export` of {image} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .map_err(|error| failed(error.to_string()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| failed("no output".into()))?;
+        let files = Files::from_tar(stdout).map_err(|error| failed(error.to_string()));
+        let output = child
+            .wait_with_output()
+            .map_err(|error| failed(error.to_string()))?;
+        if !output.status.success() {
+            return Err(failed(String::from_utf8_lossy(&output.stderr).to_string()));
+        }
         files
     }
 
-    fn from_tar(reader: impl Read) -> Files {
+    fn from_tar(reader: impl Read) -> std::io::Result<Files> {
         let mut archive = tar::Archive::new(reader);
         let mut files = BTreeMap::new();
-        for entry in archive.entries().expect("read the exported tar stream") {
-            let entry = entry.expect("read a tar entry");
+        for entry in archive.entries()? {
+            let entry = entry?;
             let header = entry.header();
-            let path = entry
-                .path()
-                .expect("a tar entry path")
-                .display()
-                .to_string();
+            let path = entry.path()?.display().to_string();
             let path = format!("/{}", path.trim_start_matches("./").trim_matches('/'));
             if path == "/" {
                 continue;
@@ -89,7 +91,7 @@ impl Files {
                 },
             );
         }
-        Files(files)
+        Ok(Files(files))
     }
 
     /// The path itself is in the image (a symbolic link counts, wherever it points).

@@ -1,24 +1,66 @@
-//! The harness every step test shares: read a step's facts, build its image the
-//! way the book says, run it, look inside it, and say clearly what is wrong.
+//! The harness every step test shares, and the workshop tool runs on: read a step's
+//! facts, build its image the way the book says, look inside it, run it, check what
+//! the step teaches, and say clearly what is wrong. One idea per module; a module
+//! only uses the ones listed above it
+//! (tests/layout.rs checks it):
+//!
+//! - `error`      the one error type (what was found, and a hint)
+//! - `tool`       how the workshop tool's commands are typed
+//! - `check`      the named checks: each check's name and what it proves
+//! - `docker`     the docker CLI and Docker's typed API
+//! - `files`      the files inside an image
+//! - `buildkit`   reading BuildKit's build log
+//! - `step`       a step's number and its typed facts (step.toml)
+//! - `results`    the measurements the book shows (results.json)
+//! - `image`      a built image, read back
+//! - `build`      building a step's image, and why a build failed
+//! - `running`    running a container of an image
+//! - `checks`     every check, and the one dispatcher
+//! - `learner`    learner mode: the learner's file, the report
+//! - `progress`   the learner's progress between checks
+//! - `assertions` the step tests' assertions
+//! - `book`       the generated parts of the book
+//! - `doctor`     is this machine ready?
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod assertions;
 pub mod book;
+pub mod build;
+pub mod buildkit;
+pub mod check;
 pub mod checks;
 pub mod docker;
 pub mod doctor;
-mod files;
+pub mod error;
+pub mod files;
+pub mod image;
 pub mod learner;
+pub mod progress;
+pub mod results;
 pub mod running;
 pub mod step;
+pub mod tool;
 
-pub use checks::{Check, Problem};
+pub use check::Check;
+pub use error::{BuildFailure, Error, Must, Result};
 pub use files::{Entry, Files};
+pub use image::Image;
 pub use running::Running;
-pub use step::{BuildFailure, Image, PREPARE, Step};
+pub use step::{PREPARE, Step, StepNumber};
 
 /// Where the repository is: every command in the book runs from here.
 pub fn repo_root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Rust version the workshop is written for, in one place: Cargo.toml's
+/// `rust-version`. The base images, the Dockerfiles and the book are checked
+/// against it (tests/layout.rs).
+pub const RUST_VERSION: &str = env!("CARGO_PKG_RUST_VERSION");
+
+/// The image the builds start from, and whose `rustc` the results name.
+pub fn rust_image() -> String {
+    format!("rust:{RUST_VERSION}-slim-trixie")
 }
 
 /// Bytes in a megabyte, as `docker images` counts them.

@@ -1,5 +1,7 @@
-//! A container of a step's image, started by testcontainers on a random host port
-//! and removed when the value is dropped (also when a test panics).
+//! Running a container of a step's image, the one way the harness does it (tests,
+//! checks and `measure`): started by testcontainers on a random host port, read back
+//! through Docker's typed API, removed when the value is dropped (also when a test
+//! panics).
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +9,8 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, Image as _, ImageExt};
 
-use super::checks::{Problem, problem};
+use super::docker;
+use super::error::{Error, Must, Result, found};
 
 /// The port the service listens on inside the container.
 pub const PORT: u16 = 8080;
@@ -17,6 +20,11 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 pub struct Running {
     pub container: ContainerAsync<GenericImage>,
     pub url: String,
+    /// The host port Docker published the service's port on (loopback reaches it).
+    pub port: u16,
+    /// From the call that creates and starts the container to its first PONG: what a
+    /// user waits for after `docker run`.
+    pub answered_after: Duration,
     client: reqwest::Client,
 }
 
@@ -33,13 +41,14 @@ impl Running {
     /// Starts the container and waits until `GET /ping` answers, or says why it
     /// cannot: Docker refused to start it, it exited, it listens on another port,
     /// or it stayed silent for 30 s. Never waits longer than that.
-    pub async fn try_start(request: ContainerRequest<GenericImage>) -> Result<Running, Problem> {
+    pub async fn try_start(request: ContainerRequest<GenericImage>) -> Result<Running> {
         let tag = format!("{}:{}", request.image().name(), request.image().tag());
         // Docker can create a container and then fail to start it (`USER nobody` in
         // scratch): testcontainers then returns an error and no handle to drop. The label
         // finds that container, so nothing a check creates outlives it.
         let mark = start_mark();
         let request = request.with_label(START_LABEL, &mark);
+        let started = Instant::now();
         let container = match request.start().await {
             Ok(container) => container,
             Err(error) => {
@@ -54,17 +63,20 @@ impl Running {
                 } else {
                     "read Docker's error: the container was created but could not start"
                 };
-                return problem(format!("Docker could not start {tag}: {error}"), hint);
+                return found(format!("Docker could not start {tag}: {error}"), hint);
             }
         };
-        let host = container.get_host().await.expect("container host");
+        let host = container
+            .get_host()
+            .await
+            .map_err(|error| Error::Harness(format!("where does {tag} run? {error}")))?;
         let port = match container.get_host_port_ipv4(PORT).await {
             Ok(port) => port,
             Err(_) if !container.is_running().await.unwrap_or(false) => {
                 return Err(exited(&container, &tag).await);
             }
             Err(error) => {
-                return problem(
+                return found(
                     format!("{tag} publishes no port {PORT}: {error}"),
                     format!("the container exited at once, or the image does not EXPOSE {PORT}"),
                 );
@@ -74,27 +86,34 @@ impl Running {
             .no_proxy()
             .timeout(Duration::from_secs(5))
             .build()
-            .expect("http client");
-        let running = Running {
+            .map_err(|error| Error::Harness(format!("an HTTP client: {error}")))?;
+        let mut running = Running {
             container,
             url: format!("http://{host}:{port}"),
+            port,
+            answered_after: Duration::ZERO,
             client,
         };
         running.wait_until_ready(&tag).await?;
+        running.answered_after = started.elapsed();
         Ok(running)
     }
 
-    async fn wait_until_ready(&self, tag: &str) -> Result<(), Problem> {
+    async fn wait_until_ready(&self, tag: &str) -> Result<()> {
         let started = Instant::now();
         loop {
-            if self.get("/ping").await.is_ok() {
+            if self
+                .get("/ping")
+                .await
+                .is_ok_and(|answer| answer == (200, "PONG".into()))
+            {
                 return Ok(());
             }
             if !self.container.is_running().await.unwrap_or(false) {
                 return Err(exited(&self.container, tag).await);
             }
             if let Some(port) = self.announced_port().filter(|port| *port != PORT) {
-                return problem(
+                return found(
                     format!(
                         "the service says it listens on port {port}, but the workshop reaches it on port {PORT}"
                     ),
@@ -103,7 +122,7 @@ impl Running {
                 );
             }
             if started.elapsed() > READY_WITHIN {
-                return problem(
+                return found(
                     format!(
                         "the container of {tag} did not answer GET /ping on port {PORT} within {READY_WITHIN:?}\n{}",
                         self.logs().await
@@ -119,7 +138,7 @@ impl Running {
 
     /// The port the service printed it listens on (`ping: listening on http://0.0.0.0:8080`).
     fn announced_port(&self) -> Option<u16> {
-        let logs = super::docker::run(&["logs", self.id()]);
+        let logs = docker::run(&["logs", self.id()]);
         String::from_utf8_lossy(&logs.stdout)
             .lines()
             .find_map(|line| line.split_once("listening on http://"))
@@ -162,7 +181,7 @@ fn start_mark() -> String {
 
 /// Removes the containers of one start that failed (created, never started).
 fn remove_marked(mark: &str) {
-    let listed = super::docker::run(&[
+    let listed = docker::run(&[
         "ps",
         "--all",
         "--quiet",
@@ -170,7 +189,7 @@ fn remove_marked(mark: &str) {
         &format!("label={START_LABEL}={mark}"),
     ]);
     for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
-        let _ = super::docker::run(&["rm", "--force", id]);
+        let _ = docker::run(&["rm", "--force", id]);
     }
 }
 
@@ -192,7 +211,7 @@ async fn logs(container: &ContainerAsync<GenericImage>) -> String {
 }
 
 /// The container stopped before it answered: its exit code, its output, and a hint.
-async fn exited(container: &ContainerAsync<GenericImage>, tag: &str) -> Problem {
+async fn exited(container: &ContainerAsync<GenericImage>, tag: &str) -> Error {
     let exit_code = container.exit_code().await.ok().flatten();
     let logs = logs(container).await;
     let hint = if logs.contains("no such file or directory") {
@@ -204,7 +223,7 @@ async fn exited(container: &ContainerAsync<GenericImage>, tag: &str) -> Problem 
     } else {
         "the container's own output above says why it stopped"
     };
-    Problem {
+    Error::Found {
         found: format!(
             "the container of {tag} exited (code {}) before answering GET /ping\n{logs}",
             exit_code.map_or("unknown".into(), |code| code.to_string())
@@ -228,34 +247,71 @@ pub const HARDENED_FLAGS: &[&str] = &[
     "64m",
 ];
 
-pub fn hardened(mut request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
-    let mut flags = HARDENED_FLAGS.iter();
-    let (mut pids, mut memory) = (None, None);
-    while let Some(flag) = flags.next() {
-        let mut value = || {
-            *flags
-                .next()
-                .unwrap_or_else(|| panic!("{flag} needs a value"))
-        };
-        request = match *flag {
-            "--read-only" => request.with_readonly_rootfs(true),
-            "--cap-drop" => request.with_cap_drop(value()),
-            "--security-opt" => request.with_security_opt(value()),
-            "--pids-limit" => {
-                pids = Some(value().parse::<i64>().expect("a number of processes"));
-                request
+/// HARDENED_FLAGS, read: what `hardened` applies to a test container.
+#[derive(Debug, Default, PartialEq)]
+pub struct Hardening {
+    pub read_only: bool,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub pids_limit: Option<i64>,
+    pub memory_bytes: Option<i64>,
+}
+
+impl Hardening {
+    /// Reads `docker run` flags; an error names a flag it cannot apply.
+    pub fn of(flags: &[&str]) -> Result<Hardening> {
+        let mut hardening = Hardening::default();
+        let mut flags = flags.iter();
+        while let Some(&flag) = flags.next() {
+            let mut value = || {
+                flags
+                    .next()
+                    .copied()
+                    .ok_or_else(|| Error::Harness(format!("{flag} needs a value")))
+            };
+            match flag {
+                "--read-only" => hardening.read_only = true,
+                "--cap-drop" => hardening.cap_drop.push(value()?.to_string()),
+                "--security-opt" => hardening.security_opt.push(value()?.to_string()),
+                "--pids-limit" => {
+                    let count = value()?;
+                    hardening.pids_limit = Some(count.parse().map_err(|_| {
+                        Error::Harness(format!("--pids-limit {count}: not a number"))
+                    })?);
+                }
+                "--memory" => {
+                    let size = value()?;
+                    let megabytes: i64 = size
+                        .strip_suffix('m')
+                        .and_then(|megabytes| megabytes.parse().ok())
+                        .ok_or_else(|| {
+                            Error::Harness(format!("--memory {size}: write it in megabytes, 64m"))
+                        })?;
+                    hardening.memory_bytes = Some(megabytes * 1024 * 1024);
+                }
+                other => {
+                    return Err(Error::Harness(format!(
+                        "HARDENED_FLAGS: {other} is not applied to test containers: teach `Hardening` it"
+                    )));
+                }
             }
-            "--memory" => {
-                let megabytes: i64 = value()
-                    .trim_end_matches('m')
-                    .parse()
-                    .expect("a memory size in m");
-                memory = Some(megabytes * 1024 * 1024);
-                request
-            }
-            other => panic!("HARDENED_FLAGS: {other} is not supported by `hardened`"),
-        };
+        }
+        Ok(hardening)
     }
+}
+
+/// The request with HARDENED_FLAGS applied (tests/layout.rs proves `Hardening` reads
+/// every one of them).
+pub fn hardened(request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
+    let hardening = Hardening::of(HARDENED_FLAGS).must();
+    let mut request = request.with_readonly_rootfs(hardening.read_only);
+    for capability in &hardening.cap_drop {
+        request = request.with_cap_drop(capability);
+    }
+    for option in &hardening.security_opt {
+        request = request.with_security_opt(option);
+    }
+    let (pids, memory) = (hardening.pids_limit, hardening.memory_bytes);
     request.with_host_config_modifier(move |host_config| {
         host_config.pids_limit = pids;
         host_config.memory = memory;
@@ -269,99 +325,179 @@ pub struct Stopped {
     pub exit_code: i64,
 }
 
+/// What an idle container holds in memory.
+#[derive(Debug)]
+pub struct Memory {
+    /// The service process's resident set, in kB.
+    pub rss_kb: Option<u64>,
+    /// What the container's cgroup charges, in kB.
+    pub cgroup_kb: Option<u64>,
+}
+
 impl Running {
     pub fn id(&self) -> &str {
         self.container.id()
     }
 
-    /// uid and gid of the container's main process, as the Docker host sees them.
-    pub fn process_uid_gid(&self) -> (u32, u32) {
-        // docker top needs the pid column to match processes to the container.
-        let table = super::docker::ok(&["top", self.id(), "-o", "pid,uid,gid"]);
-        let row = table
-            .lines()
-            .nth(1)
-            .unwrap_or_else(|| panic!("`docker top` listed no process:\n{table}"));
-        let ids: Vec<u32> = row
-            .split_whitespace()
-            .map(|id| id.parse().expect("numeric uid/gid"))
-            .collect();
-        (ids[1], ids[2])
+    /// The container's processes, as `docker top` lists them with these `ps` columns.
+    async fn processes(&self, columns: &str) -> Result<Vec<Vec<String>>> {
+        use testcontainers::bollard::query_parameters::TopOptions;
+        let options = TopOptions {
+            ps_args: columns.to_string(),
+        };
+        let top = docker::api()?
+            .top_processes(self.id(), Some(options))
+            .await
+            .map_err(|error| Error::Harness(format!("docker top {}: {error}", self.id())))?;
+        Ok(top.processes.unwrap_or_default())
     }
 
-    pub async fn try_wait_healthy(&self, within: Duration) -> Result<Duration, Problem> {
+    /// uid and gid of the container's main process, as the Docker host sees them.
+    pub async fn process_uid_gid(&self) -> Result<(u32, u32)> {
+        let processes = self.processes("-o pid,uid,gid").await?;
+        let ids: Option<Vec<u32>> = processes.first().map(|row| {
+            row.iter()
+                .skip(1)
+                .filter_map(|id| id.trim().parse().ok())
+                .collect()
+        });
+        match ids.as_deref() {
+            Some([uid, gid]) => Ok((*uid, *gid)),
+            _ => Err(Error::Harness(format!(
+                "`docker top` listed no uid and gid: {processes:?}"
+            ))),
+        }
+    }
+
+    /// The container's state, typed.
+    async fn state(&self) -> Result<testcontainers::bollard::models::ContainerState> {
+        let inspected = docker::api()?
+            .inspect_container(self.id(), None)
+            .await
+            .map_err(|error| Error::Harness(format!("docker inspect {}: {error}", self.id())))?;
+        Ok(inspected.state.unwrap_or_default())
+    }
+
+    pub async fn try_wait_healthy(&self, within: Duration) -> Result<Duration> {
+        use testcontainers::bollard::models::HealthStatusEnum;
         let started = Instant::now();
         loop {
-            let status = super::docker::ok(&[
-                "inspect",
-                "--format",
-                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
-                self.id(),
-            ]);
-            match status.as_str() {
-                "healthy" => return Ok(started.elapsed()),
-                "" => {
-                    return problem(
+            let health = self.state().await?.health;
+            let status = health.as_ref().and_then(|health| health.status);
+            match status {
+                Some(HealthStatusEnum::HEALTHY) => return Ok(started.elapsed()),
+                None | Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY) => {
+                    return found(
                         "the container has no health check",
                         "add a HEALTHCHECK to the image",
                     );
                 }
-                "unhealthy" => {
-                    return problem(
-                        format!(
-                            "the container became unhealthy: {}",
-                            super::docker::ok(&[
-                                "inspect",
-                                "--format",
-                                "{{json .State.Health.Log}}",
-                                self.id()
-                            ])
-                        ),
+                Some(HealthStatusEnum::UNHEALTHY) => {
+                    let log: Vec<String> = health
+                        .and_then(|health| health.log)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|probe| {
+                            format!(
+                                "exit code {}: {}",
+                                probe.exit_code.unwrap_or(-1),
+                                probe.output.unwrap_or_default().trim()
+                            )
+                        })
+                        .collect();
+                    return found(
+                        format!("the container became unhealthy: {}", log.join("; ")),
                         "run the HEALTHCHECK command by hand in a container: what does it print?",
                     );
                 }
-                _ if started.elapsed() > within => {
-                    return problem(
-                        format!("the container was still {status:?} after {within:?}"),
+                Some(status) if started.elapsed() > within => {
+                    return found(
+                        format!("the container was still {status} after {within:?}"),
                         "how often does the HEALTHCHECK run, and how long is its start period?",
                     );
                 }
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
     }
 
+    /// Idle memory: the service's resident set (`docker top`) and the cgroup's charge
+    /// (`docker stats`).
+    pub async fn memory(&self) -> Result<Memory> {
+        use testcontainers::bollard::query_parameters::StatsOptions;
+        let rss_kb = self
+            .processes("-o pid,rss")
+            .await?
+            .first()
+            .and_then(|row| row.get(1)?.trim().parse().ok());
+        let options = StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
+        let mut stats = docker::api()?.stats(self.id(), Some(options));
+        let cgroup_kb = match futures::StreamExt::next(&mut stats).await {
+            Some(Ok(stats)) => stats
+                .memory_stats
+                .and_then(|memory| memory_in_use(&memory))
+                .map(|bytes| bytes / 1024),
+            _ => None,
+        };
+        Ok(Memory { rss_kb, cgroup_kb })
+    }
+
+    /// `docker stop`, timed, with the exit code.
+    pub async fn stop(&self) -> Result<Stopped> {
+        let id = self.id().to_string();
+        let took = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            docker::ok(&["stop", &id]).map(|_| started.elapsed())
+        })
+        .await
+        .map_err(|error| Error::Harness(format!("docker stop: {error}")))??;
+        let exit_code = self.state().await?.exit_code.unwrap_or(-1);
+        Ok(Stopped { took, exit_code })
+    }
+
     /// Sends half a request, runs `docker stop`, finishes the request, and returns the
     /// answer to it with what the stop did. A graceful server answers it before exiting.
-    pub async fn stop_with_a_request_in_flight(&self) -> (String, Stopped) {
+    pub async fn stop_with_a_request_in_flight(&self) -> Result<(String, Stopped)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.url.trim_start_matches("http://").to_string();
+        let failed =
+            |error: std::io::Error| Error::Harness(format!("a request to {address}: {error}"));
         let mut stream = tokio::net::TcpStream::connect(&address)
             .await
-            .expect("connect to the container");
+            .map_err(failed)?;
         stream
             .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n")
             .await
-            .expect("send the first half");
+            .map_err(failed)?;
         tokio::time::sleep(Duration::from_millis(200)).await;
 
-        let id = self.id().to_string();
-        let stop = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            super::docker::ok(&["stop", &id]);
-            started.elapsed()
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
-        let mut answer = String::new();
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer)).await;
-
-        let took = stop.await.expect("docker stop");
-        let exit_code: i64 =
-            super::docker::ok(&["inspect", "--format", "{{.State.ExitCode}}", self.id()])
-                .parse()
-                .expect("exit code");
-        (answer, Stopped { took, exit_code })
+        let stop = self.stop();
+        let finish = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
+            let mut answer = String::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+                    .await;
+            answer
+        };
+        let (stopped, answer) = tokio::join!(stop, finish);
+        Ok((answer, stopped?))
     }
+}
+
+/// What `docker stats` shows as a container's memory use: the usage without the page
+/// cache (cgroup v2 `inactive_file`, v1 `total_inactive_file`).
+fn memory_in_use(memory: &testcontainers::bollard::models::ContainerMemoryStats) -> Option<u64> {
+    let usage = memory.usage?;
+    let stats = memory.stats.clone().unwrap_or_default();
+    let cache = stats
+        .get("inactive_file")
+        .or_else(|| stats.get("total_inactive_file"))
+        .copied()
+        .unwrap_or(0);
+    Some(usage.saturating_sub(cache))
 }

@@ -1,0 +1,81 @@
+//! The step tests' side of the harness: a thin layer of assertions over the checks.
+//! Each prints the report a learner would read and fails the test with it.
+
+use super::checks::{self, Outcome, assert_size_matches_the_book, assert_smaller_than};
+use super::error::Must;
+use super::image::Image;
+use super::learner::Report;
+use super::step::{SizeCheck, Step};
+
+impl Step {
+    /// A step's whole test: its image passes every check in its step.toml, its size is
+    /// compared as step.toml says, and the previous step's image fails every check new
+    /// in this step (proof that those checks can fail).
+    pub async fn assert_teaches(&self) {
+        let previous = self.previous().must().map(|previous| previous.build());
+        let image = self.build();
+        self.assert_sizes(&image, previous.as_ref());
+        self.assert_checks_pass(&image).await;
+        if let Some(previous) = &previous {
+            self.assert_new_checks_catch(previous).await;
+        }
+    }
+
+    /// The size comparisons step.toml lists under `sizes`.
+    #[track_caller]
+    pub fn assert_sizes(&self, image: &Image, previous: Option<&Image>) {
+        for size in &self.facts.sizes {
+            match (size, previous) {
+                (SizeCheck::MatchesTheBook, _) => assert_size_matches_the_book(image),
+                (SizeCheck::SmallerThanPrevious, Some(previous)) => {
+                    assert_smaller_than(image, previous)
+                }
+                (SizeCheck::SmallerThanPrevious, None) => panic!(
+                    "steps/{}/step.toml: smaller_than_previous, but there is no previous step",
+                    self.slug
+                ),
+            }
+        }
+    }
+
+    /// Runs every check of the step on the reference image, prints the same report a
+    /// learner gets, and fails on any failed check.
+    pub async fn assert_checks_pass(&self, image: &Image) {
+        let subject = format!("the reference, {}", self.reference_file().display());
+        let report = Report::of(self, subject, Ok(image)).await;
+        println!("{report}");
+        assert!(
+            report.passed(),
+            "step {}: the reference fails its own checks:\n{report}",
+            self.slug
+        );
+    }
+
+    /// Every check new in this step must fail on `other` (the previous step's image).
+    /// Prints what each found and the hint a learner gets.
+    pub async fn assert_new_checks_catch(&self, other: &Image) {
+        assert!(
+            !self.facts.new.is_empty(),
+            "step {}: step.toml lists no `new` checks",
+            self.slug
+        );
+        let outcomes = checks::run_all(self, other, &self.facts.new).await;
+        for Outcome { check, result, .. } in outcomes {
+            match result {
+                Err(error) => println!(
+                    "as expected, `{}` catches {}: {}\n  hint: {}",
+                    check.name(),
+                    other.tag,
+                    error.found(),
+                    error.hint()
+                ),
+                Ok(_) => panic!(
+                    "the check `{}` of step {} passed on {}, an image it must catch: the check cannot fail",
+                    check.name(),
+                    self.slug,
+                    other.tag
+                ),
+            }
+        }
+    }
+}

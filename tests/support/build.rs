@@ -1,0 +1,316 @@
+//! Building a step's image with the command the book shows, and saying clearly why
+//! a build failed: the failing instruction, the first error, a hint, the log's end.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use super::buildkit::{self, BuildEcho};
+use super::error::{BuildFailure, Error, Must, Result, io};
+use super::image::Image;
+use super::step::{PREPARE, Step, workshop_base_images};
+use super::{docker, repo_root};
+
+impl Step {
+    /// Builds the step's image from the repository root, exactly as a learner types
+    /// the command; fails the test with the failing instruction and the log's end.
+    #[track_caller]
+    pub fn build(&self) -> Image {
+        self.try_build().must()
+    }
+
+    pub fn try_build(&self) -> Result<Image> {
+        self.try_build_in(repo_root())
+    }
+
+    /// The same build command, run in another directory (a modified copy of the context).
+    pub fn try_build_in(&self, dir: &Path) -> Result<Image> {
+        docker::ready()?;
+        self.ensure_base_images()?;
+        let command_line = self.build_command();
+        let tags: Vec<&String> = std::iter::once(&self.image)
+            .chain(&self.facts.other_images)
+            .collect();
+        let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
+
+        let started = Instant::now();
+        let mut command = Command::new("bash");
+        command
+            .args(["-c", &format!("exec 2>&1; {command_line}")])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        docker::with_buildkit(&mut command);
+        let mut child = command
+            .spawn()
+            .map_err(|error| Error::Harness(format!("cannot run bash: {error}")))?;
+        let mut log = String::new();
+        let mut echo = BuildEcho::default();
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).split(b'\n') {
+                let Ok(line) = line else { break };
+                let line = String::from_utf8_lossy(&line);
+                if self.echo_build
+                    && let Some(shown) = echo.line(&line)
+                {
+                    println!("    {shown}");
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|error| Error::Harness(format!("cannot wait for the build: {error}")))?;
+        let log_path = self.save_log("build", &log);
+        if !status.success() {
+            let dockerfiles = self.dockerfiles();
+            let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
+            return Err(BuildFailure::from_log(self, &log, &log_path, dockerfile).into());
+        }
+
+        // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
+        for (tag, old) in tags.iter().zip(previous) {
+            let Some(new) = docker::image_id(tag) else {
+                let hint = if self.learner_file.is_some() && self.is_script() {
+                    "your script gets the image's name in $TAG: tag the run image \"$TAG\", as the reference build.sh does".to_string()
+                } else {
+                    format!("the build must tag its image {tag}")
+                };
+                return Err(BuildFailure::without_log(
+                    format!("`{command_line}` succeeded but did not create the image {tag}"),
+                    hint,
+                )
+                .into());
+            };
+            if let Some(old) = old.filter(|old| *old != new) {
+                docker::remove_if_dangling(&old);
+            }
+        }
+        Image::of(self.clone(), log, started.elapsed())
+    }
+
+    /// Step 05's experiment: copy the build context to a temporary folder, change
+    /// only the source there (never the repository's files), and run the same build
+    /// command in it. The returned image's `build_log` says what was CACHED.
+    pub fn rebuild_after_source_change(&self) -> Result<Image> {
+        let copy = std::env::temp_dir().join(format!(
+            "ping-workshop-{}-{}-{}",
+            self.slug,
+            std::process::id(),
+            self.image.replace([':', '/'], "-")
+        ));
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(repo_root(), &copy)?;
+        let main = copy.join("src/main.rs");
+        let mut source =
+            std::fs::read_to_string(&main).map_err(|error| io("read", &main, error))?;
+        // Unique every time: a change made before would come from the build cache.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        source.push_str(&format!(
+            "\n// A source-only change ({nonce}), made by the step {} check.\n",
+            self.slug
+        ));
+        std::fs::write(&main, source).map_err(|error| io("change", &main, error))?;
+        if self.echo_build {
+            println!("Rebuilding after a source-only change to src/main.rs, in a copy…");
+        }
+        let image = self.try_build_in(&copy);
+        let _ = std::fs::remove_dir_all(&copy);
+        image
+    }
+
+    /// Writes a log where a learner can read all of it and returns its path. Not inside
+    /// the repository: step 01 sends the whole repository to Docker, and a file changed
+    /// there would defeat its build cache.
+    fn save_log(&self, what: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join("ping-workshop-logs");
+        // Named after the image: a learner's build never overwrites the reference's log.
+        let name = self.image.replace([':', '/'], "-");
+        let path = dir.join(format!("{name}.{what}.log"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(&path, text);
+        path.display().to_string()
+    }
+
+    /// Every `FROM` image of the step's Dockerfiles must be present or pullable;
+    /// otherwise say how to prepare it rather than let the build hang on a registry.
+    fn ensure_base_images(&self) -> Result<()> {
+        for image in self.base_images() {
+            if docker::image_id(&image).is_some() {
+                continue;
+            }
+            let pulled = docker::run(&["pull", "--quiet", &image]).status.success();
+            if !pulled {
+                return Err(missing_base_image(&image).into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A FROM image that is neither local nor pullable: named, and said whether it is one
+/// of the workshop's base images (then preparing makes it) or close to one (a typo).
+fn missing_base_image(image: &str) -> BuildFailure {
+    let ours = workshop_base_images();
+    let error = format!(
+        "FROM {image}: the image is not in your local Docker, and Docker could not pull it"
+    );
+    if ours.iter().any(|known| known == image) {
+        return BuildFailure::without_log(
+            error,
+            format!(
+                "{image} is one of the workshop's base images: prepare it (pulls it, or builds it \
+                 locally without a registry): `{PREPARE}`, then rerun"
+            ),
+        );
+    }
+    let closest = ours
+        .iter()
+        .map(|known| (edit_distance(known, image), known))
+        .min()
+        .filter(|(distance, _)| *distance <= 3);
+    let hint = match closest {
+        Some((_, known)) => format!(
+            "{image} is not one of the workshop's base images; did you mean {known}? \
+             (the workshop's: {})",
+            ours.join(", ")
+        ),
+        None => format!(
+            "{image} is not one of the workshop's base images ({}): check the name and tag, \
+             or pull it by hand (`docker pull {image}`) where a registry is reachable",
+            ours.join(", ")
+        ),
+    };
+    BuildFailure::without_log(error, hint)
+}
+
+/// Levenshtein distance: how many single-character edits turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Copies the repository's files, without .git and target/, to `to`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|error| io("create", to, error))?;
+    let entries = std::fs::read_dir(from).map_err(|error| io("read", from, error))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| io("read", from, error))?;
+        let name = entry.file_name();
+        if from == repo_root() && (name == ".git" || name == "target") {
+            continue;
+        }
+        let (source, target) = (entry.path(), to.join(&name));
+        let kind = entry
+            .file_type()
+            .map_err(|error| io("read", &source, error))?;
+        if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(|error| io("copy", &source, error))?;
+        }
+    }
+    Ok(())
+}
+
+impl BuildFailure {
+    pub fn without_log(error: String, hint: String) -> BuildFailure {
+        BuildFailure {
+            // The first line is the heading a learner's report replaces with its own.
+            report: format!("the build failed.\n  error:       {error}\n  hint:        {hint}"),
+            instruction: None,
+            error,
+            hint,
+        }
+    }
+
+    fn from_log(step: &Step, log: &str, log_path: &str, dockerfile: Option<&Path>) -> BuildFailure {
+        let error =
+            buildkit::first_error(log).unwrap_or_else(|| "(no error line; see the log)".into());
+        // A parse error names a line, not an instruction: show that line.
+        let instruction = buildkit::failing_instruction(log).or_else(|| {
+            let number: usize = error
+                .split_once("line ")?
+                .1
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()?;
+            let path = dockerfile?;
+            let text = std::fs::read_to_string(path).ok()?;
+            let line = text.lines().nth(number.checked_sub(1)?)?;
+            Some(format!("line {number} of {}: {line}", path.display()))
+        });
+        let hint = build_hint(instruction.as_deref().unwrap_or(""), &error).to_string();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail_start = lines.len().saturating_sub(25);
+        let report = format!(
+            "step {}: the build failed.\n  command:     {}\n  instruction: {}\n  error:       {error}\n  \
+             hint:        {hint}\n--- last lines of the build log (all of it: {log_path}) ---\n{}",
+            step.slug,
+            step.build_command(),
+            instruction
+                .as_deref()
+                .unwrap_or("(none: the Dockerfile could not be read or parsed; see the error)"),
+            lines[tail_start..].join("\n")
+        );
+        BuildFailure {
+            instruction,
+            error,
+            hint,
+            report,
+        }
+    }
+}
+
+/// A hint for the usual ways a build fails, read from the failing instruction and error.
+fn build_hint(instruction: &str, error: &str) -> &'static str {
+    let error = error.to_lowercase();
+    let instruction = instruction.to_lowercase();
+    if error.contains("parse error") || error.contains("unknown instruction") {
+        "Docker could not read the Dockerfile: look at the line the error names (a misspelt \
+         instruction, or a line continued without a trailing backslash)"
+    } else if instruction.contains("copy --from") && error.contains("not found") {
+        "the path does not exist in the stage you copy from: where did that stage's build put \
+         the binary? (`cargo build --release` writes target/release/ping; with a --target, \
+         target/<triple>/release/ping)"
+    } else if instruction.contains("copy") && error.contains("not found") {
+        "the build context has no such file: is it spelt right, and does the \
+         Dockerfile.dockerignore next to your Dockerfile let it through?"
+    } else if error.contains("pull access denied")
+        || error.contains("failed to resolve source metadata")
+        || error.contains("not found: manifest unknown")
+    {
+        "a FROM image is neither local nor pullable: check its name, or prepare the base images \
+         with steps/00-base-images/prepare.sh --offline"
+    } else if error.contains("certificate") {
+        "HTTPS inside the build is not trusted: see the book's *Before you start*, TLS-inspecting \
+         proxies"
+    } else if error.contains("target may not be installed")
+        || error.contains("can't find crate for `core`")
+    {
+        "the Rust target is not installed in the build stage: add it with `rustup target add` \
+         before the first `cargo build` (step 06 derives it from `uname -m`)"
+    } else if instruction.contains("cargo") {
+        "cargo failed: the error line above is cargo's own; the build log has the rest"
+    } else {
+        "read the error next to the failing instruction; the whole log is in the file named below"
+    }
+}

@@ -1,0 +1,92 @@
+//! The unit tests of the BuildKit log reader (buildkit.rs), compiled once, into
+//! tests/harness.rs.
+
+use crate::support::buildkit::{BuildEcho, build_steps, failing_instruction, first_error};
+
+/// BuildKit prints cached steps in any order; the dependency check must not care.
+#[test]
+fn a_build_log_is_read_in_dockerfile_order() {
+    let log = "\
+#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
+#9 DONE 7.1s
+#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
+#4 CACHED
+#8 [build 4/6] RUN mkdir src && cargo build --release --locked
+#8 CACHED
+#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
+#10 DONE 0.1s
+";
+    let steps = build_steps(log);
+    let order: Vec<(&str, u32, bool)> = steps
+        .iter()
+        .map(|step| (step.stage.as_str(), step.index, step.cached))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("build", 1, true),
+            ("build", 4, true),
+            ("build", 6, false),
+            ("stage-1", 2, false)
+        ]
+    );
+}
+
+/// A learner watching `cargo workshop check` sees each instruction as the build reaches it.
+#[test]
+fn a_build_is_shown_as_it_moves() {
+    let log = "\
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#4 [build 1/6] FROM docker.io/library/rust:1.95-slim-trixie
+#4 resolve docker.io/library/rust:1.95-slim-trixie done
+#4 CACHED
+#8 [build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --release --locked && rm -r src
+#8 sha256:1f3e
+#8 CACHED
+#9 [build 6/6] RUN touch src/main.rs && cargo build --release --locked
+#9 0.512    Compiling ping v0.1.0 (/app)
+#9 25.10     Finished `release` profile [optimized] target(s) in 24.98s
+#9 DONE 25.3s
+#10 [stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping
+#10 DONE 0.1s
+";
+    let mut echo = BuildEcho::default();
+    let shown: Vec<String> = log.lines().filter_map(|line| echo.line(line)).collect();
+    assert_eq!(
+        shown,
+        [
+            "[build 1/6] FROM docker.io/library/rust:1.95-slim-trixie   (cached)",
+            "[build 4/6] RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --rele…   (cached)",
+            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked",
+            "[build 6/6] RUN touch src/main.rs && cargo build --release --locked   done in 25.3s",
+            "[stage-1 2/2] COPY --from=build /app/target/release/ping /usr/local/bin/ping",
+        ]
+    );
+}
+
+/// A failed build names its instruction and the first error of the step that failed,
+/// not a later line, and not a line that only contains the letters (`thiserror`).
+#[test]
+fn a_failed_build_names_its_instruction_and_first_error() {
+    let log = "\
+#7 [build 4/6] RUN cargo build --release --locked
+#7 0.3 Downloaded thiserror-impl v2.0.18
+#7 1.2 error[E0425]: cannot find value `x` in this scope
+#7 1.3 error: could not compile `ping` (bin \"ping\") due to 1 previous error
+#7 ERROR: process \"/bin/sh -c cargo build --release --locked\" did not complete successfully: exit code: 101
+------
+ > [build 4/6] RUN cargo build --release --locked:
+------
+error: failed to solve: process \"/bin/sh -c cargo build --release --locked\" did not complete successfully: exit code: 101
+";
+    assert_eq!(
+        failing_instruction(log).as_deref(),
+        Some("[build 4/6] RUN cargo build --release --locked")
+    );
+    assert_eq!(
+        first_error(log).as_deref(),
+        Some("#7 1.2 error[E0425]: cannot find value `x` in this scope")
+    );
+    assert_eq!(failing_instruction("#1 DONE 0.0s\n"), None);
+}

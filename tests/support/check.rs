@@ -1,0 +1,97 @@
+//! The named checks, each named once: the name step.toml uses and what it proves (one
+//! line of a report or of the book). What each one does is in checks/.
+
+/// The checks: variant, the name step.toml uses, what it proves (one line of a report
+/// or of the book).
+macro_rules! checks {
+    ($($check:ident = $name:literal: $says:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Check {
+            $($check,)*
+        }
+
+        impl Check {
+            pub const ALL: &[Check] = &[$(Check::$check,)*];
+
+            /// The name used in step.toml.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Check::$check => $name,)*
+                }
+            }
+
+            /// What the check proves.
+            pub fn says(self) -> &'static str {
+                match self {
+                    $(Check::$check => $says,)*
+                }
+            }
+        }
+    };
+}
+
+checks! {
+    AnswersPong = "answers_pong":
+        "the container answers `GET /ping` with `200 PONG`",
+    WithinBudget = "within_budget":
+        "the image stays within the step's size budget",
+    ShipsToolchainSourceAndBuildTree = "ships_toolchain_source_and_build_tree":
+        "the image holds the toolchain, the source and the build tree (the problem is real)",
+    NoBuildContextJunk = "no_build_context_junk":
+        "no `.git`, `target`, `tests`, `book`, `steps` or `.ci` from the build context",
+    NoSource = "no_source":
+        "no Rust source and no `Cargo.toml` in the image",
+    NoToolchain = "no_toolchain":
+        "no `cargo`, `rustc` or `rustup` in the image",
+    CopiesFromABuildStage = "copies_from_a_build_stage":
+        "one Dockerfile: the final stage copies the binary `--from` a build stage",
+    ReusesTheDependencyLayer = "reuses_the_dependency_layer":
+        "after a source-only change the dependency build is `CACHED`, and the rebuilt image answers `PONG`",
+    BinaryIsStatic = "binary_is_static":
+        "the binary is static: no ELF interpreter, no shared library",
+    HoldsOnlyTheBinary = "holds_only_the_binary":
+        "the image holds the service binary and nothing else",
+    NoShell = "no_shell":
+        "there is no shell in the image",
+    NoSetuidFiles = "no_setuid_files":
+        "there are no setuid or setgid files",
+    RunsAsNumericNonRootUser = "runs_as_numeric_non_root_user":
+        "`USER` is numeric and not root",
+    ExecFormEntrypointAndHealthcheck = "exec_form_entrypoint_and_healthcheck":
+        "`ENTRYPOINT` and `HEALTHCHECK` in exec form, the binary checking itself",
+    HasOciLabels = "has_oci_labels":
+        "OCI labels: title, description, source, licenses",
+    ServesLockedDown = "serves_locked_down":
+        "it serves under the hardened `docker run` flags, as its `USER`'s uid and gid",
+    BecomesHealthy = "becomes_healthy":
+        "Docker reports the container `healthy`",
+    StopsGracefully = "stops_gracefully":
+        "`docker stop` answers the request in flight and exits with code 0 within 2 s",
+}
+
+impl std::str::FromStr for Check {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Check, String> {
+        Check::ALL
+            .iter()
+            .copied()
+            .find(|check| check.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Check::ALL.iter().map(|check| check.name()).collect();
+                format!(
+                    "unknown check {name:?}; the checks are {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Check {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Check, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,114 @@
+//! Checks that read the image's config: USER, ENTRYPOINT, CMD, HEALTHCHECK, labels.
+
+use super::super::error::{Result, found};
+use super::super::image::{Image, shell_form};
+
+/// A shell-form CMD or ENTRYPOINT runs `/bin/sh -c`: in an image without a shell the
+/// container cannot start, with an error about /bin/sh that puzzles everyone once.
+pub fn runs_without_a_missing_shell(image: &Image) -> Result<()> {
+    let config = image.config();
+    for (name, command) in [("ENTRYPOINT", config.entrypoint), ("CMD", config.cmd)] {
+        let command = command.unwrap_or_default();
+        let Some((shell, _)) = shell_form(&command) else {
+            continue;
+        };
+        if image.files()?.exists(shell) {
+            continue;
+        }
+        // Docker turns a shell-form line into the same `/bin/sh -c` array as a
+        // wrapper written by hand: the Dockerfile says which one the learner wrote.
+        let what = match image.wrote_as_json(name) {
+            Some(true) => format!(
+                "{name} {command:?} runs the service through {shell}, but the image has no {shell}"
+            ),
+            Some(false) => format!(
+                "{name} is in shell form: Docker runs it as {command:?}, but the image has no {shell}"
+            ),
+            None => format!("{name} is {command:?}, but the image has no {shell}"),
+        };
+        return found(
+            what,
+            format!(
+                "run the binary itself, without a shell: {name} [\"/ping\"] (exec form, a JSON array)"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Step 08: `USER` is numeric and not root (uid and, if given, gid).
+pub fn runs_as_numeric_non_root_user(image: &Image) -> Result<()> {
+    let user = image.config().user.unwrap_or_default();
+    let numeric: Option<Vec<u32>> = user.split(':').map(|part| part.parse().ok()).collect();
+    match numeric {
+        _ if user.is_empty() => found(
+            "the image sets no USER, so the service runs as root (uid 0)",
+            "which user should the process run as, and how does Docker know without /etc/passwd?",
+        ),
+        None => found(
+            format!(
+                "USER {user:?} is not numeric: scratch has no /etc/passwd to resolve it, and a runtime cannot prove a name is not root"
+            ),
+            "give the user as uid:gid numbers",
+        ),
+        Some(ids) if ids.contains(&0) => found(
+            format!("USER {user:?} is root"),
+            "pick an unprivileged uid and gid",
+        ),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Step 08: ENTRYPOINT and HEALTHCHECK in exec form, the health check run by the binary.
+pub fn exec_form_entrypoint_and_healthcheck(image: &Image) -> Result<()> {
+    let config = image.config();
+    let entrypoint = config.entrypoint.unwrap_or_default();
+    if entrypoint.is_empty() || entrypoint[0] == "/bin/sh" {
+        return found(
+            format!("ENTRYPOINT {entrypoint:?} is not in exec form"),
+            "write ENTRYPOINT [\"/binary\"]: no shell is needed, and the binary gets the signals",
+        );
+    }
+    let test = config
+        .healthcheck
+        .and_then(|health| health.test)
+        .unwrap_or_default();
+    match test.first().map(String::as_str) {
+        Some("CMD") if test.get(1) == entrypoint.first() => Ok(()),
+        Some("CMD-SHELL") => found(
+            format!("HEALTHCHECK {test:?} needs a shell"),
+            "use the exec form: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
+        ),
+        None => found(
+            "the image has no HEALTHCHECK",
+            "scratch has no curl: let the binary check itself, in exec form",
+        ),
+        _ => found(
+            format!("HEALTHCHECK is {test:?}"),
+            "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
+        ),
+    }
+}
+
+/// Step 08: the OCI labels a registry shows.
+pub fn has_oci_labels(image: &Image) -> Result<()> {
+    let labels = image.config().labels.unwrap_or_default();
+    let missing: Vec<&str> = ["title", "description", "source", "licenses"]
+        .into_iter()
+        .filter(|key| {
+            labels
+                .get(&format!("org.opencontainers.image.{key}"))
+                .is_none_or(|value| value.is_empty())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    found(
+        format!(
+            "missing labels org.opencontainers.image.{{{}}}",
+            missing.join(",")
+        ),
+        "add them with LABEL in the final stage",
+    )
+}

@@ -1,0 +1,115 @@
+//! Checks that run a container of the image and talk to it.
+
+use std::time::Duration;
+
+use super::super::error::{Result, found};
+use super::super::image::Image;
+use super::super::running::{self, Running};
+use super::Passed;
+
+/// Starts the image and asks for PONG. Explains the classic ways a container never
+/// answers: a shell-form command in an image without a shell, a binary whose loader
+/// is missing, a service listening on another port.
+pub async fn answers_pong(image: &Image) -> Result<Running> {
+    start_checked(image, running::request(&image.tag)).await
+}
+
+/// Starts the image with the hardened `docker run` flags the book shows for production.
+async fn start_locked_down(image: &Image) -> Result<Running> {
+    start_checked(image, running::hardened(running::request(&image.tag))).await
+}
+
+async fn start_checked(
+    image: &Image,
+    request: testcontainers::ContainerRequest<testcontainers::GenericImage>,
+) -> Result<Running> {
+    super::config::runs_without_a_missing_shell(image)?;
+    let running = match Running::try_start(request).await {
+        Ok(running) => running,
+        Err(error) => {
+            // "no such file or directory" for a file that is there: its ELF loader is not.
+            if let Some((binary, loader)) = image.missing_loader() {
+                return Err(error.with_hint(format!(
+                    "{binary} is dynamically linked: it needs the loader {loader} and a C library, \
+                     which this image does not have, and the kernel reports that as \"no such file \
+                     or directory\". Build a static binary (the musl target), or use a base image with libc"
+                )));
+            }
+            return Err(error);
+        }
+    };
+    match running.get("/ping").await {
+        Ok((200, body)) if body == "PONG" => Ok(running),
+        Ok((status, body)) => found(
+            format!("GET /ping answered {status} {body:?}"),
+            "is the container running the workshop's service, built from src/?",
+        ),
+        Err(error) => found(
+            format!("GET /ping failed: {error}"),
+            "the service answered once and then stopped: look at the container's logs",
+        ),
+    }
+}
+
+pub async fn serves_locked_down(image: &Image) -> Result<Passed> {
+    let running = start_locked_down(image).await?;
+    let (uid, gid) = running.process_uid_gid().await?;
+    let user = image.config().user.unwrap_or_default();
+    let declared: Vec<u32> = user.split(':').filter_map(|id| id.parse().ok()).collect();
+    if uid == 0 {
+        return found(
+            format!("the service runs as uid {uid}, gid {gid}: root"),
+            "which user should the process run as? Docker takes it from the image's USER",
+        );
+    }
+    if declared.first() != Some(&uid) || declared.get(1).is_some_and(|&g| g != gid) {
+        return found(
+            format!("the service runs as uid {uid}, gid {gid}, but USER is {user:?}"),
+            "set USER to the numeric uid:gid the service runs as",
+        );
+    }
+    Ok(Some(format!("as uid {uid}, gid {gid}")))
+}
+
+pub async fn becomes_healthy(image: &Image) -> Result<Passed> {
+    if image
+        .config()
+        .healthcheck
+        .and_then(|health| health.test)
+        .is_none()
+    {
+        return found(
+            "the image has no HEALTHCHECK, so Docker never reports it healthy",
+            "scratch has no curl: how can the service check itself?",
+        );
+    }
+    let running = start_locked_down(image).await?;
+    let took = running.try_wait_healthy(Duration::from_secs(30)).await?;
+    Ok(Some(format!(
+        "healthy {:.1} s after answering",
+        took.as_secs_f64()
+    )))
+}
+
+pub async fn stops_gracefully(image: &Image) -> Result<Passed> {
+    let running = start_locked_down(image).await?;
+    let (answer, stopped) = running.stop_with_a_request_in_flight().await?;
+    let took = format!("{:.2} s", stopped.took.as_secs_f64());
+    if !(answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG")) {
+        return found(
+            format!("the request in flight during `docker stop` got {answer:?}"),
+            "a graceful server finishes the requests it has before it exits",
+        );
+    }
+    if stopped.exit_code != 0 || stopped.took > Duration::from_secs(2) {
+        return found(
+            format!(
+                "`docker stop` took {took} and the exit code was {}",
+                stopped.exit_code
+            ),
+            "docker stop sends SIGTERM to PID 1 and kills after 10 s: is the binary PID 1 \
+             (exec form), and does it stop on SIGTERM?",
+        );
+    }
+    Ok(Some(format!("{took}, exit code 0, request answered")))
+}

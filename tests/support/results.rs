@@ -1,0 +1,94 @@
+//! The measurements the book shows: `book/src/generated/results.json`, written by
+//! `instructor measure`, read by the book, the size checks and learner reports.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result, io};
+use super::tool::MEASURE;
+use super::{MB, repo_root};
+
+/// Where generated files live, relative to the repository.
+pub const DIR: &str = "book/src/generated";
+
+/// The measurements, as `instructor measure` writes them.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Results {
+    pub command: String,
+    pub date: String,
+    pub mode: String,
+    pub machine: String,
+    pub toolchain: String,
+    pub docker: String,
+    pub steps: Vec<StepResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct StepResult {
+    pub slug: String,
+    pub size_bytes: u64,
+    pub compressed_bytes: u64,
+    pub layers: usize,
+    pub files: usize,
+    pub cold_build_s: Option<f64>,
+    pub rebuild_s: Option<f64>,
+    /// From the `docker run` call to the first PONG: creating and starting the container
+    /// included (median of several starts).
+    pub run_to_pong_ms: Option<f64>,
+    pub idle_rss_kb: Option<u64>,
+    pub idle_cgroup_kb: Option<u64>,
+    pub stop_s: Option<f64>,
+    pub stop_exit_code: Option<i64>,
+    /// Load through the published port (Docker's proxy), `load_rounds` rounds:
+    /// the median round and the slowest and fastest, so the spread is visible.
+    pub load_rounds: Option<usize>,
+    pub requests_per_s: Option<f64>,
+    pub requests_per_s_min: Option<f64>,
+    pub requests_per_s_max: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl Results {
+    pub fn path() -> PathBuf {
+        repo_root().join(DIR).join("results.json")
+    }
+
+    /// The results, or None before the first measurement.
+    pub fn load() -> Result<Option<Results>> {
+        let path = Self::path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|error| {
+            Error::Harness(format!(
+                "{} is not valid: {error}; measure again: `{MEASURE}`",
+                path.display()
+            ))
+        })
+    }
+
+    /// Writes them where the book reads them.
+    pub fn save(&self) -> Result<()> {
+        let path = Self::path();
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|error| Error::Harness(format!("results as JSON: {error}")))?;
+        std::fs::write(&path, json + "\n").map_err(|error| io("write", &path, error))
+    }
+
+    pub fn step(&self, slug: &str) -> Option<&StepResult> {
+        self.steps.iter().find(|step| step.slug == slug)
+    }
+}
+
+pub fn human_size(bytes: u64) -> String {
+    let mb = bytes as f64 / MB;
+    if mb >= 1000.0 {
+        format!("{:.2} GB", mb / 1000.0)
+    } else if mb >= 10.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.2} MB")
+    }
+}
