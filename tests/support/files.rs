@@ -50,16 +50,21 @@ impl Files {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|error| failed(error.to_string()))?;
-        let stdout = child
+        let mut stdout = child
             .stdout
             .take()
             .ok_or_else(|| failed("no output".into()))?;
-        let files = Files::from_tar(stdout).map_err(|error| failed(error.to_string()));
+        let files = Files::from_tar(&mut stdout).map_err(|error| failed(error.to_string()));
+        // The archive ends before the stream does (padding after its end marker): read
+        // it all, or `docker export` fails writing into a closed pipe.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        drop(stdout);
         let output = child
             .wait_with_output()
             .map_err(|error| failed(error.to_string()))?;
         if !output.status.success() {
-            return Err(failed(String::from_utf8_lossy(&output.stderr).to_string()));
+            let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            return Err(failed(format!("{} {said}", output.status)));
         }
         files
     }
