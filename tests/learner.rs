@@ -101,7 +101,7 @@ async fn a_syntax_error_shows_the_line_and_the_error() {
         text.replacen("FROM scratch", "FORM scratch", 1)
     });
     let report = yours.check("08-production").await;
-    let failure = report.build.as_ref().err().expect("the build must fail");
+    let failure = report.build.as_ref().expect_err("the build must fail");
     assert_says(
         &failure.report,
         &[
@@ -126,7 +126,7 @@ async fn a_wrong_copy_from_path_names_the_instruction_and_where_to_look() {
         )
     });
     let report = yours.check("08-production").await;
-    let failure = report.build.as_ref().err().expect("the build must fail");
+    let failure = report.build.as_ref().expect_err("the build must fail");
     assert_eq!(
         failure.instruction.as_deref(),
         Some("[stage-1 1/1] COPY --from=build /app/target/release/pong /ping")
@@ -389,6 +389,7 @@ fn doctor_finds_this_machine_ready() {
         "base image rust:1.95-slim-trixie",
         "base image debian:trixie-slim",
         "HTTPS in a container",
+        "arm64 emulation (step 10)",
     ] {
         assert!(whats.contains(&wanted), "doctor checks {wanted}: {whats:?}");
     }
@@ -728,7 +729,7 @@ async fn a_musl_target_that_is_not_installed_is_named() {
         text.replace(" && rustup target add \"$target\" \\\n", "")
     });
     let report = yours.check("06-static-scratch").await;
-    let failure = report.build.as_ref().err().expect("the build must fail");
+    let failure = report.build.as_ref().expect_err("the build must fail");
     // cargo's own error line, not the first line that contains "error" (`thiserror`).
     assert_says(
         &failure.error,
@@ -842,7 +843,7 @@ async fn a_file_the_dockerignore_keeps_out_is_explained() {
         text.replace("COPY . .", "COPY README.md ./\nCOPY . .")
     });
     let report = yours.check("04-multi-stage").await;
-    let failure = report.build.as_ref().err().expect("the build must fail");
+    let failure = report.build.as_ref().expect_err("the build must fail");
     assert_says(&failure.report, &["README.md", "Dockerfile.dockerignore"]);
 }
 
@@ -889,4 +890,52 @@ async fn size_settings_as_environment_variables_pass() {
     });
     let report = yours.check("07-size-profile").await;
     assert!(report.passed(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_stage_pinned_to_one_platform_is_named() {
+    let yours = Yours::of(
+        "10-cross-platform",
+        "pinned-platform",
+        "Dockerfile",
+        |text| {
+            text.replace(
+                "FROM --platform=$BUILDPLATFORM",
+                "FROM --platform=linux/amd64",
+            )
+        },
+    );
+    let report = yours.check("10-cross-platform").await;
+    assert_says(
+        &failure_of(&report, "builds_a_static_arm64_image"),
+        &[
+            "no build stage starts FROM --platform=$BUILDPLATFORM",
+            "hint: let the build stage run where you build",
+        ],
+    );
+    assert_eq!(report.failed(), ["builds_a_static_arm64_image"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_copied_in_another_run_than_the_cache_mount_is_explained() {
+    let yours = Yours::of(
+        "09-cache-mounts",
+        "copy-outside-mount",
+        "Dockerfile",
+        |text| {
+            text.replace(
+                "    cargo build --profile dist --locked \\\n && cp",
+                "    cargo build --profile dist --locked\nRUN cp",
+            )
+        },
+    );
+    let report = yours.check("09-cache-mounts").await;
+    let build = report.build.as_ref().expect_err("the build fails");
+    assert_says(
+        &format!("{}\n{}", build.error, build.hint),
+        &[
+            "cannot stat",
+            "a cache mount exists only during the RUN that mounts it",
+        ],
+    );
 }

@@ -6,8 +6,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::build::Change;
 use crate::support::error::{Error, Result};
-use crate::support::results::{Results, StepResult};
+use crate::support::results::{PlatformResult, Results, StepResult};
 use crate::support::running::{self, Running};
 use crate::support::tool::MEASURE;
 use crate::support::{Files, Step, StepNumber, docker, rust_image};
@@ -107,8 +108,31 @@ fn measure_step(
         result.cold_build_s = Some(started.elapsed().as_secs_f64());
         say("rebuild after a source-only change");
         let started = Instant::now();
-        step.rebuild_after_source_change()?;
+        let rebuilt = step.rebuild_after(Change::SourceOnly)?;
         result.rebuild_s = Some(started.elapsed().as_secs_f64());
+        rebuilt.remove();
+        say("rebuild after a change to the manifests");
+        let started = Instant::now();
+        let rebuilt = step.rebuild_after(Change::PackageVersion)?;
+        result.rebuild_manifest_s = Some(started.elapsed().as_secs_f64());
+        rebuilt.remove();
+        for platform in &step.facts.platforms {
+            say(&format!("build for {platform}, and PONG under emulation"));
+            let started = Instant::now();
+            let image = step.try_build_for(platform)?;
+            let build_s = started.elapsed().as_secs_f64();
+            // Started and removed within the runtime, as every container here.
+            let answered_after = runtime.block_on(async {
+                let container = start(&image.tag).await?;
+                Ok::<_, Error>(container.answered_after)
+            })?;
+            result.platforms.push(PlatformResult {
+                platform: platform.clone(),
+                size_bytes: image.size_bytes(),
+                build_s: Some(build_s),
+                run_to_pong_ms: Some(answered_after.as_secs_f64() * 1000.0),
+            });
+        }
     }
     say("build (cached) and sizes");
     let image = step.try_build()?;
@@ -121,6 +145,13 @@ fn measure_step(
         .and_then(|root| root.layers.as_ref())
         .map_or(0, Vec::len);
     result.files = Files::of_image(&image.tag)?.own().len();
+    if let Some(path) = image.service_binary()?
+        && let Some(binary) = image.binary_bytes(&path)?
+    {
+        result.dependency_list_bytes = auditable_extract::raw_auditable_data(&binary)
+            .ok()
+            .map(|data| data.len() as u64);
+    }
     if !options.quick {
         say(&format!("{STARTS} starts, idle memory, docker stop"));
         runtime.block_on(measure_runtime(&image.tag, &mut result))?;

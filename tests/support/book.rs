@@ -141,9 +141,33 @@ fn commands(step: &Step) -> String {
     } else {
         String::new()
     };
+    let platforms: String = step
+        .facts
+        .platforms
+        .iter()
+        .map(|platform| {
+            let image = step.image_for(Some(platform));
+            format!(
+                "# for {platform}: the same Dockerfile; it runs under emulation\n{}\n{}\n",
+                shell_line(&step.build_command_for(Some(platform))),
+                shell_line(&format!("docker run --rm -p 8080:8080 {image}"))
+            )
+        })
+        .collect();
+    let exports: String = step
+        .facts
+        .exports
+        .iter()
+        .map(|stage| {
+            format!(
+                "# export the {stage} stage's files into ./{stage}/\n{}\n",
+                shell_line(&step.export_command(stage, stage))
+            )
+        })
+        .collect();
     format!(
         "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\n{run}\n{hardened}\
-         # in a second terminal\ncurl http://localhost:8080/ping\n# check the step\ncargo test --test {test}\n```\n",
+         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}# check the step\ncargo test --test {test}\n```\n",
         build = shell_line(&step.build_command()),
         run = shell_line(&format!("docker run --rm -p 8080:8080 {tag}")),
         test = step.test_name(),
@@ -357,7 +381,7 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         return out;
     };
     let previous = previous.and_then(|previous| results.step(&previous.slug).cloned());
-    let rows: [(&str, Figure); 10] = [
+    let rows: [(&str, Figure); 11] = [
         ("image size", |s| human_size(s.size_bytes)),
         ("compressed (`docker save \\| gzip`)", |s| {
             human_size(s.compressed_bytes)
@@ -366,6 +390,9 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         ("cold build", |s| seconds(s.cold_build_s)),
         ("rebuild after a source-only change", |s| {
             seconds(s.rebuild_s)
+        }),
+        ("rebuild after a change to the manifests", |s| {
+            seconds(s.rebuild_manifest_s)
         }),
         ("`docker run` called → first PONG", |s| {
             or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))
@@ -404,6 +431,25 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
                 let _ = writeln!(out, "| {what} | {} |", show(measured));
             }
         }
+    }
+    if let Some(bytes) = measured.dependency_list_bytes {
+        let _ = writeln!(
+            out,
+            "\nThe dependency list embedded in the binary (`cargo auditable`): {bytes} bytes, \
+             compressed."
+        );
+    }
+    for other in &measured.platforms {
+        let _ = writeln!(
+            out,
+            "\nFor {}: the image is {}, built in {} right after the cold build above (every crate \
+             compiled again for the other target), and it answered its first PONG {} after \
+             `docker run`, under emulation.",
+            other.platform,
+            human_size(other.size_bytes),
+            seconds(other.build_s),
+            or_dash(other.run_to_pong_ms, |ms| format!("{ms:.0} ms")),
+        );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
     out

@@ -24,17 +24,56 @@ impl Step {
         self.try_build_in(repo_root())
     }
 
+    /// The same Dockerfile built for another platform (`linux/arm64`), as the book shows.
+    pub fn try_build_for(&self, platform: &str) -> Result<Image> {
+        self.run_build(repo_root(), Some(platform))
+    }
+
     /// The same build command, run in another directory (a modified copy of the context).
     pub fn try_build_in(&self, dir: &Path) -> Result<Image> {
+        self.run_build(dir, None)
+    }
+
+    fn run_build(&self, dir: &Path, platform: Option<&str>) -> Result<Image> {
         docker::ready()?;
         self.ensure_base_images()?;
-        let command_line = self.build_command();
-        let tags: Vec<&String> = std::iter::once(&self.image)
-            .chain(&self.facts.other_images)
-            .collect();
+        let command_line = self.build_command_for(platform);
+        let tag = self.image_for(platform);
+        let others = if platform.is_none() {
+            self.facts.other_images.as_slice()
+        } else {
+            &[]
+        };
+        let tags: Vec<&String> = std::iter::once(&tag).chain(others).collect();
         let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
 
         let started = Instant::now();
+        let log = self.run_logged(&command_line, dir, &tag)?;
+
+        // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
+        for (tag, old) in tags.iter().zip(previous) {
+            let Some(new) = docker::image_id(tag) else {
+                let hint = if self.learner_file.is_some() && self.is_script() {
+                    "your script gets the image's name in $TAG: tag the run image \"$TAG\", as the reference build.sh does".to_string()
+                } else {
+                    format!("the build must tag its image {tag}")
+                };
+                return Err(BuildFailure::without_log(
+                    format!("`{command_line}` succeeded but did not create the image {tag}"),
+                    hint,
+                )
+                .into());
+            };
+            if let Some(old) = old.filter(|old| *old != new) {
+                docker::remove_if_dangling(&old);
+            }
+        }
+        Image::of(self.clone(), tag, log, started.elapsed())
+    }
+
+    /// Runs a build command of this step (bash, from `dir`, BuildKit's plain log),
+    /// echoing its instructions when asked; the log, or why the build failed.
+    fn run_logged(&self, command_line: &str, dir: &Path, name: &str) -> Result<String> {
         let mut command = Command::new("bash");
         command
             .args(["-c", &format!("exec 2>&1; {command_line}")])
@@ -63,38 +102,35 @@ impl Step {
         let status = child
             .wait()
             .map_err(|error| Error::Harness(format!("cannot wait for the build: {error}")))?;
-        let log_path = self.save_log("build", &log);
+        let log_path = self.save_log(name, &log);
         if !status.success() {
             let dockerfiles = self.dockerfiles();
             let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
-            return Err(BuildFailure::from_log(self, &log, &log_path, dockerfile).into());
+            return Err(
+                BuildFailure::from_log(self, command_line, &log, &log_path, dockerfile).into(),
+            );
         }
-
-        // A rebuild moves the tag to a new image; drop the old one instead of piling it up.
-        for (tag, old) in tags.iter().zip(previous) {
-            let Some(new) = docker::image_id(tag) else {
-                let hint = if self.learner_file.is_some() && self.is_script() {
-                    "your script gets the image's name in $TAG: tag the run image \"$TAG\", as the reference build.sh does".to_string()
-                } else {
-                    format!("the build must tag its image {tag}")
-                };
-                return Err(BuildFailure::without_log(
-                    format!("`{command_line}` succeeded but did not create the image {tag}"),
-                    hint,
-                )
-                .into());
-            };
-            if let Some(old) = old.filter(|old| *old != new) {
-                docker::remove_if_dangling(&old);
-            }
-        }
-        Image::of(self.clone(), log, started.elapsed())
+        Ok(log)
     }
 
-    /// Step 05's experiment: copy the build context to a temporary folder, change
-    /// only the source there (never the repository's files), and run the same build
-    /// command in it. The returned image's `build_log` says what was CACHED.
-    pub fn rebuild_after_source_change(&self) -> Result<Image> {
+    /// Builds the stage `target` and exports its files into `dest` (`docker build
+    /// --target … --output type=local,dest=…`), as the book shows for the SBOM.
+    pub fn export_stage(&self, target: &str, dest: &Path) -> Result<String> {
+        docker::ready()?;
+        self.ensure_base_images()?;
+        let command_line = self.export_command(target, &dest.display().to_string());
+        self.run_logged(
+            &command_line,
+            repo_root(),
+            &format!("{}-{target}", self.image),
+        )
+    }
+
+    /// The experiments of steps 05 and 09: copy the build context to a temporary
+    /// folder, make `change` there (never to the repository's files), and run the same
+    /// build command in it, tagged `<image>-rebuild`. The returned image's `build_log`
+    /// says what was CACHED and what cargo compiled; `Image::remove` drops it.
+    pub fn rebuild_after(&self, change: Change) -> Result<Image> {
         let copy = std::env::temp_dir().join(format!(
             "ping-workshop-{}-{}-{}",
             self.slug,
@@ -103,23 +139,21 @@ impl Step {
         ));
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(repo_root(), &copy)?;
-        let main = copy.join("src/main.rs");
-        let mut source =
-            std::fs::read_to_string(&main).map_err(|error| io("read", &main, error))?;
-        // Unique every time: a change made before would come from the build cache.
+        // Unique every time: a change made before would come from a cache.
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.as_nanos())
             .unwrap_or_default();
-        source.push_str(&format!(
-            "\n// A source-only change ({nonce}), made by the step {} check.\n",
-            self.slug
-        ));
-        std::fs::write(&main, source).map_err(|error| io("change", &main, error))?;
+        change.make(&copy, nonce, &self.slug)?;
         if self.echo_build {
-            println!("Rebuilding after a source-only change to src/main.rs, in a copy…");
+            println!("Rebuilding after {}, in a copy…", change.says());
         }
-        let image = self.try_build_in(&copy);
+        // Tagged apart: the step's own image stays what its checks inspect.
+        let apart = Step {
+            image: format!("{}-rebuild", self.image),
+            ..self.clone()
+        };
+        let image = apart.try_build_in(&copy);
         let _ = std::fs::remove_dir_all(&copy);
         image
     }
@@ -127,11 +161,11 @@ impl Step {
     /// Writes a log where a learner can read all of it and returns its path. Not inside
     /// the repository: step 01 sends the whole repository to Docker, and a file changed
     /// there would defeat its build cache.
-    fn save_log(&self, what: &str, text: &str) -> String {
+    fn save_log(&self, tag: &str, text: &str) -> String {
         let dir = std::env::temp_dir().join("ping-workshop-logs");
         // Named after the image: a learner's build never overwrites the reference's log.
-        let name = self.image.replace([':', '/'], "-");
-        let path = dir.join(format!("{name}.{what}.log"));
+        let name = tag.replace([':', '/'], "-");
+        let path = dir.join(format!("{name}.build.log"));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(&path, text);
         path.display().to_string()
@@ -150,6 +184,63 @@ impl Step {
             }
         }
         Ok(())
+    }
+}
+
+/// A change the rebuild experiments make to a copy of the build context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A comment appended to src/main.rs: the source changes, the dependencies do not.
+    SourceOnly,
+    /// The service's own package version, in Cargo.toml and Cargo.lock: the manifests
+    /// change (as when a dependency is added), and only the service needs compiling.
+    PackageVersion,
+}
+
+impl Change {
+    pub fn says(self) -> &'static str {
+        match self {
+            Change::SourceOnly => "a source-only change to src/main.rs",
+            Change::PackageVersion => {
+                "a change to the manifests (the package version in Cargo.toml and Cargo.lock)"
+            }
+        }
+    }
+
+    fn make(self, copy: &Path, nonce: u128, slug: &str) -> Result<()> {
+        let edit = |name: &str, edit: &dyn Fn(String) -> String| -> Result<()> {
+            let path = copy.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|error| io("read", &path, error))?;
+            let edited = edit(text.clone());
+            if edited == text {
+                return Err(Error::Harness(format!(
+                    "{}: cannot make {}",
+                    name,
+                    self.says()
+                )));
+            }
+            std::fs::write(&path, edited).map_err(|error| io("change", &path, error))
+        };
+        match self {
+            Change::SourceOnly => edit("src/main.rs", &|mut source| {
+                source.push_str(&format!(
+                    "\n// A source-only change ({nonce}), made by the step {slug} check.\n"
+                ));
+                source
+            }),
+            Change::PackageVersion => {
+                let version = format!("0.1.{}", nonce % 1_000_000_000);
+                let bump = |text: String, after: &str| {
+                    text.replacen(
+                        &format!("{after}\nversion = \"0.1.0\""),
+                        &format!("{after}\nversion = \"{version}\""),
+                        1,
+                    )
+                };
+                edit("Cargo.toml", &|text| bump(text, "name = \"ping\""))?;
+                edit("Cargo.lock", &|text| bump(text, "name = \"ping\""))
+            }
+        }
     }
 }
 
@@ -241,7 +332,13 @@ impl BuildFailure {
         }
     }
 
-    fn from_log(step: &Step, log: &str, log_path: &str, dockerfile: Option<&Path>) -> BuildFailure {
+    fn from_log(
+        step: &Step,
+        command: &str,
+        log: &str,
+        log_path: &str,
+        dockerfile: Option<&Path>,
+    ) -> BuildFailure {
         let error =
             buildkit::first_error(log).unwrap_or_else(|| "(no error line; see the log)".into());
         // A parse error names a line, not an instruction: show that line.
@@ -265,7 +362,7 @@ impl BuildFailure {
             "step {}: the build failed.\n  command:     {}\n  instruction: {}\n  error:       {error}\n  \
              hint:        {hint}\n--- last lines of the build log (all of it: {log_path}) ---\n{}",
             step.slug,
-            step.build_command(),
+            command,
             instruction
                 .as_deref()
                 .unwrap_or("(none: the Dockerfile could not be read or parsed; see the error)"),
@@ -290,7 +387,11 @@ fn build_hint(instruction: &str, error: &str) -> &'static str {
     } else if instruction.contains("copy --from") && error.contains("not found") {
         "the path does not exist in the stage you copy from: where did that stage's build put \
          the binary? (`cargo build --release` writes target/release/ping; with a --target, \
-         target/<triple>/release/ping)"
+         target/<triple>/release/ping; and what is in a cache mount is gone when its RUN ends: \
+         copy the binary out in the same RUN)"
+    } else if error.contains("cannot stat") && error.contains("target/") {
+        "cargo's target/ is not there: a cache mount exists only during the RUN that mounts it, \
+         so copy the binary out of it in that same RUN"
     } else if instruction.contains("copy") && error.contains("not found") {
         "the build context has no such file: is it spelt right, and does the \
          Dockerfile.dockerignore next to your Dockerfile let it through?"

@@ -166,9 +166,29 @@ pub fn first_error(log: &str) -> Option<String> {
 /// An error line, not a line that merely contains the letters (`thiserror`).
 fn is_error(line: &str) -> bool {
     let lower = line.to_lowercase();
-    ["error:", "error[", " error ", "error -"]
+    ["error:", "error[", " error ", "error -", "cannot stat"]
         .iter()
         .any(|marker| lower.contains(marker))
         || lower.ends_with(" error")
         || lower.starts_with("failed to")
+}
+
+/// The crates cargo compiled in a build, as its `Compiling name vX.Y.Z` lines name
+/// them (`name vX.Y.Z`), in the order it compiled them; each once.
+pub fn compiled_crates(log: &str) -> Vec<String> {
+    let mut crates: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let Some((_, rest)) = line.split_once("Compiling ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(name), Some(version)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let compiled = format!("{name} {version}");
+        if version.starts_with('v') && !crates.contains(&compiled) {
+            crates.push(compiled);
+        }
+    }
+    crates
 }

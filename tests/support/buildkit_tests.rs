@@ -1,7 +1,9 @@
 //! The unit tests of the BuildKit log reader (buildkit.rs), compiled once, into
 //! tests/harness.rs.
 
-use crate::support::buildkit::{BuildEcho, build_steps, failing_instruction, first_error};
+use crate::support::buildkit::{
+    BuildEcho, build_steps, compiled_crates, failing_instruction, first_error,
+};
 
 /// BuildKit prints cached steps in any order; the dependency check must not care.
 #[test]
@@ -89,4 +91,22 @@ error: failed to solve: process \"/bin/sh -c cargo build --release --locked\" di
         Some("#7 1.2 error[E0425]: cannot find value `x` in this scope")
     );
     assert_eq!(failing_instruction("#1 DONE 0.0s\n"), None);
+}
+
+/// What cargo compiled, read from its own lines in BuildKit's log.
+#[test]
+fn the_crates_cargo_compiled_are_read_from_its_lines() {
+    let log = "\
+#9 [build 4/4] RUN --mount=type=bind,source=src,target=src cargo build --profile dist --locked
+#9 0.41    Compiling proc-macro2 v1.0.95
+#9 0.52    Compiling libc v0.2.172
+#9 3.10    Compiling ping v0.1.123 (/app)
+#9 9.80     Finished `dist` profile [optimized] target(s) in 9.7s
+#9 DONE 10.1s
+";
+    assert_eq!(
+        compiled_crates(log),
+        ["proc-macro2 v1.0.95", "libc v0.2.172", "ping v0.1.123"]
+    );
+    assert!(compiled_crates("#9 CACHED\n").is_empty());
 }

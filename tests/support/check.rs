@@ -47,6 +47,16 @@ checks! {
         "one Dockerfile: the final stage copies the binary `--from` a build stage",
     ReusesTheDependencyLayer = "reuses_the_dependency_layer":
         "after a source-only change the dependency build is `CACHED`, and the rebuilt image answers `PONG`",
+    RebuildsOnlyWhatChanged = "rebuilds_only_what_changed":
+        "after a source change and after a manifest change, cargo compiles the service alone: the dependencies come from cache mounts",
+    BuildsAStaticArm64Image = "builds_a_static_arm64_image":
+        "built with `--platform linux/arm64`, the image says `arm64` and holds a static AArch64 binary, cross-compiled",
+    Arm64ImageAnswersPongUnderEmulation = "arm64_image_answers_pong_under_emulation":
+        "the arm64 image answers `PONG`, run under emulation on this machine",
+    EmbedsItsDependencyList = "embeds_its_dependency_list":
+        "the binary carries its dependency list (`cargo auditable`): every crate it is built from, at `Cargo.lock`'s version",
+    ExportsAnSbom = "exports_an_sbom":
+        "`docker build --target sbom --output …` exports a CycloneDX SBOM naming those crates",
     BinaryIsStatic = "binary_is_static":
         "the binary is static: no ELF interpreter, no shared library",
     HoldsOnlyTheBinary = "holds_only_the_binary":

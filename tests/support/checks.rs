@@ -1,7 +1,7 @@
 //! Every check, in one place: `Check::run` is the one dispatcher (the names and what
 //! each proves are in check.rs), and the checks themselves live in this folder by
 //! what they read: the image's files, its config, its build log, its size, a running
-//! container.
+//! container, a build for another platform, what the image says it is built from.
 //!
 //! A step lists its checks in its `step.toml` (`checks`, and `new`: the ones the
 //! previous step must fail); its test, `cargo workshop check` and the book all read
@@ -11,7 +11,9 @@ mod build_log;
 mod config;
 mod container;
 mod contents;
+mod platform;
 mod size;
+mod supply_chain;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,13 @@ impl Check {
             Check::NoToolchain => done(contents::no_toolchain(image)),
             Check::CopiesFromABuildStage => done(build_log::copies_from_a_build_stage(image)),
             Check::ReusesTheDependencyLayer => build_log::reuses_the_dependency_layer(image).await,
+            Check::RebuildsOnlyWhatChanged => build_log::rebuilds_only_what_changed(image).await,
+            Check::BuildsAStaticArm64Image => platform::builds_a_static_arm64_image(image),
+            Check::Arm64ImageAnswersPongUnderEmulation => {
+                platform::arm64_image_answers_pong_under_emulation(image).await
+            }
+            Check::EmbedsItsDependencyList => supply_chain::embeds_its_dependency_list(image),
+            Check::ExportsAnSbom => supply_chain::exports_an_sbom(image),
             Check::BinaryIsStatic => done(contents::binary_is_static(image)),
             Check::HoldsOnlyTheBinary => done(contents::holds_only_the_binary(image)),
             Check::NoShell => done(contents::no_shell(image)),
@@ -54,6 +63,24 @@ impl Check {
             Check::BecomesHealthy => container::becomes_healthy(image).await,
             Check::StopsGracefully => container::stops_gracefully(image).await,
         }
+    }
+}
+
+/// The service binary of `image` (the path ENTRYPOINT/CMD runs) and its bytes, or
+/// what a learner should fix when there is none.
+fn the_service_binary(image: &Image) -> Result<(String, Vec<u8>)> {
+    let Some(path) = image.service_binary()? else {
+        return super::error::found(
+            "cannot find the service binary from ENTRYPOINT/CMD",
+            "use the exec form, with the binary's absolute path",
+        );
+    };
+    match image.binary_bytes(&path)? {
+        Some(bytes) => Ok((path, bytes)),
+        None => super::error::found(
+            format!("ENTRYPOINT/CMD runs {path}, which is not in the image"),
+            "COPY the binary to the path your ENTRYPOINT names",
+        ),
     }
 }
 

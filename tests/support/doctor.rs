@@ -127,6 +127,7 @@ impl Doctor {
         doctor.disk_space();
         let images_ok = doctor.base_images();
         doctor.https_in_a_container(images_ok);
+        doctor.arm64_emulation();
         doctor
     }
 
@@ -172,6 +173,46 @@ impl Doctor {
                 "disk space",
                 format!("could not read the free space where Docker keeps images ({root})"),
             ),
+        }
+    }
+
+    /// Step 10 runs an arm64 image: on a Linux host the kernel must hand arm64
+    /// executables to QEMU (binfmt_misc). Docker Desktop has that built in.
+    fn arm64_emulation(&mut self) {
+        let what = "arm64 emulation (step 10)";
+        let binfmt = std::path::Path::new("/proc/sys/fs/binfmt_misc");
+        if self.docker_host.is_some() || !binfmt.join("status").exists() {
+            self.add(
+                Status::Skipped,
+                what,
+                "not a local Linux engine: Docker Desktop runs arm64 images out of the box",
+            );
+            return;
+        }
+        // The ELF header of a 64-bit little-endian AArch64 executable, as binfmt_misc shows it.
+        const AARCH64: &str = "magic 7f454c460201010000000000000000000200b700";
+        let registered = std::fs::read_dir(binfmt)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                std::fs::read_to_string(entry.path())
+                    .is_ok_and(|text| text.starts_with("enabled") && text.contains(AARCH64))
+            });
+        if registered {
+            self.add(
+                Status::Ok,
+                what,
+                "the kernel hands arm64 executables to QEMU",
+            );
+        } else {
+            self.add(
+                Status::Fail,
+                what,
+                "this machine cannot run arm64 binaries: `apt install qemu-user-static`, then as \
+                 root `cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register` \
+                 (the F flag in it makes the emulator work inside containers)",
+            );
         }
     }
 

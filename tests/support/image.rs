@@ -24,8 +24,7 @@ pub struct Image {
 }
 
 impl Image {
-    pub fn of(step: Step, build_log: String, build_time: Duration) -> Result<Image> {
-        let tag = step.image.clone();
+    pub fn of(step: Step, tag: String, build_log: String, build_time: Duration) -> Result<Image> {
         let inspect = docker::inspect_image(&tag)?;
         Ok(Image {
             step,
@@ -156,6 +155,11 @@ impl Image {
             .interpreter?
             .to_string();
         (!self.files().ok()?.exists(&interpreter)).then_some((path, interpreter))
+    }
+
+    /// Removes the image's tag (and the image, when nothing else uses it).
+    pub fn remove(self) {
+        let _ = docker::run(&["image", "rm", &self.tag]);
     }
 
     /// Whether the last `name` instruction of the final Dockerfile is written as a JSON

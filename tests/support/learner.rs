@@ -125,6 +125,7 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
 }
 
+#[derive(Debug)]
 pub struct Built {
     pub tag: String,
     pub took: Duration,

@@ -33,6 +33,10 @@ pub struct StepResult {
     pub files: usize,
     pub cold_build_s: Option<f64>,
     pub rebuild_s: Option<f64>,
+    /// A rebuild after a change to the manifests (the package version): what adding a
+    /// dependency costs, less the new crate itself.
+    #[serde(default)]
+    pub rebuild_manifest_s: Option<f64>,
     /// From the `docker run` call to the first PONG: creating and starting the container
     /// included (median of several starts).
     pub run_to_pong_ms: Option<f64>,
@@ -48,6 +52,24 @@ pub struct StepResult {
     pub requests_per_s_max: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Bytes of the dependency list embedded in the binary (`cargo auditable`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency_list_bytes: Option<u64>,
+    /// The same Dockerfile built for other platforms (step.toml's `platforms`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformResult>,
+}
+
+/// One step's image for another platform.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PlatformResult {
+    pub platform: String,
+    pub size_bytes: u64,
+    /// Built right after the cold native build: the registry is warm, and every crate
+    /// is compiled again for the other target.
+    pub build_s: Option<f64>,
+    /// Under emulation (QEMU) on the measuring machine.
+    pub run_to_pong_ms: Option<f64>,
 }
 
 impl Results {

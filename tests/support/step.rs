@@ -136,6 +136,10 @@ struct Toml {
     #[serde(default)]
     other_images: Vec<String>,
     #[serde(default)]
+    platforms: Vec<String>,
+    #[serde(default)]
+    exports: Vec<String>,
+    #[serde(default)]
     hardened: bool,
     budget: Option<BudgetToml>,
     #[serde(default)]
@@ -158,6 +162,12 @@ pub struct Facts {
     pub build: Build,
     /// Other tags the build creates (the builder pattern's build image).
     pub other_images: Vec<String>,
+    /// Platforms the same Dockerfile is also built for (`linux/arm64`), besides the
+    /// machine's own: `docker build --platform …`, tagged `<image>-arm64`.
+    pub platforms: Vec<String>,
+    /// Stages whose files the book exports with `docker build --target <stage>
+    /// --output type=local,dest=<stage>` (step 11's SBOM).
+    pub exports: Vec<String>,
     /// The image is meant for production: the book also shows the hardened `docker run`.
     pub hardened: bool,
     /// None for step 01, whose size is the problem and grows with your target/ folder.
@@ -195,6 +205,8 @@ impl Facts {
             title: toml.title,
             build,
             other_images: toml.other_images,
+            platforms: toml.platforms,
+            exports: toml.exports,
             hardened: toml.hardened,
             budget: toml.budget.map(|budget| budget.typed(&path)).transpose()?,
             sizes: toml.sizes,
@@ -307,14 +319,45 @@ impl Step {
     /// same command with the learner's file and tag; a learner's script is run by `sh`
     /// (it need not be executable) and names its image after `$TAG`.
     pub fn build_command(&self) -> String {
+        self.build_command_for(None)
+    }
+
+    /// The command that exports the files of the stage `target` into the folder `dest`.
+    pub fn export_command(&self, target: &str, dest: &str) -> String {
+        let build = self.build_command();
+        let rest = build
+            .strip_prefix("docker build ")
+            .unwrap_or(&build)
+            .replacen(&format!("-t {} ", self.image), "", 1);
+        format!(
+            "docker build --target {target} --output type=local,dest={} {rest}",
+            shell_word(dest)
+        )
+    }
+
+    /// The tag of the image built for `platform` (`linux/arm64` -> `<image>-arm64`), or
+    /// the image's own tag for the machine's platform.
+    pub fn image_for(&self, platform: Option<&str>) -> String {
+        match platform {
+            Some(platform) => {
+                let arch = platform.rsplit('/').next().unwrap_or(platform);
+                format!("{}-{arch}", self.image)
+            }
+            None => self.image.clone(),
+        }
+    }
+
+    /// The build command for `platform` (None: the machine's own).
+    pub fn build_command_for(&self, platform: Option<&str>) -> String {
         let file = match &self.learner_file {
             Some(file) => shell_word(&shown(file).display().to_string()),
             None => self.reference_file().display().to_string(),
         };
         match (&self.facts.build, &self.learner_file) {
             (Build::Dockerfile { context, .. }, _) => format!(
-                "docker build -f {file} -t {} {}",
-                self.image,
+                "docker build {}-f {file} -t {} {}",
+                platform.map_or(String::new(), |platform| format!("--platform {platform} ")),
+                self.image_for(platform),
                 context.display()
             ),
             (Build::Script { .. }, None) => file,

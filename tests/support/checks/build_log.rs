@@ -1,6 +1,7 @@
 //! Checks that read the build log: how the image was built, what came from the cache.
 
-use super::super::buildkit::{BuildStep, build_steps};
+use super::super::build::Change;
+use super::super::buildkit::{BuildStep, build_steps, compiled_crates};
 use super::super::error::{Result, found};
 use super::super::image::Image;
 use super::Passed;
@@ -83,12 +84,79 @@ pub fn reused_the_dependency_layer(image: &Image) -> Result<()> {
 pub async fn reuses_the_dependency_layer(image: &Image) -> Result<Passed> {
     let rebuilt = image
         .step
-        .rebuild_after_source_change()
+        .rebuild_after(Change::SourceOnly)
         .map_err(|error| error.context("the rebuild after a source-only change failed"))?;
-    reused_the_dependency_layer(&rebuilt)?;
+    let reused = reused_the_dependency_layer(&rebuilt);
     // The classic mistake ships the placeholder main, which exits at once: PONG catches it.
-    super::answers_pong(&rebuilt)
-        .await
-        .map_err(|error| error.context("after the source-only rebuild"))?;
+    let answers = match &reused {
+        Ok(()) => super::answers_pong(&rebuilt)
+            .await
+            .map(drop)
+            .map_err(|error| error.context("after the source-only rebuild")),
+        Err(_) => Ok(()),
+    };
+    rebuilt.remove();
+    reused.and(answers)?;
     Ok(Some("dependency build CACHED, source rebuilt".into()))
+}
+
+/// Step 09: after a source-only change, and after a change to the manifests, cargo
+/// compiles the service alone: every dependency comes from the cache. Rebuilds in a
+/// copy of the context; the rebuilt image must still answer.
+pub async fn rebuilds_only_what_changed(image: &Image) -> Result<Passed> {
+    for change in [Change::SourceOnly, Change::PackageVersion] {
+        let rebuilt = image.step.rebuild_after(change).map_err(|error| {
+            error.context(&format!("the rebuild after {} failed", change.says()))
+        })?;
+        let verdict = match only_the_service_compiled(change, &rebuilt) {
+            Ok(()) => super::answers_pong(&rebuilt)
+                .await
+                .map(drop)
+                .map_err(|error| error.context(&format!("after {}", change.says()))),
+            Err(error) => Err(error),
+        };
+        rebuilt.remove();
+        verdict?;
+    }
+    Ok(Some(
+        "the service alone recompiled, after a source and a manifest change".into(),
+    ))
+}
+
+/// The rebuild after `change` compiled the service and no other crate.
+fn only_the_service_compiled(change: Change, rebuilt: &Image) -> Result<()> {
+    let compiled = compiled_crates(&rebuilt.build_log);
+    if compiled.is_empty() {
+        return found(
+            format!(
+                "after {}, cargo compiled nothing: the image was not rebuilt",
+                change.says()
+            ),
+            "does the build compile the source it was given, in a RUN that the change reaches?",
+        );
+    }
+    let others: Vec<&String> = compiled
+        .iter()
+        .filter(|name| !name.starts_with("ping v"))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = others.iter().take(4).map(|name| name.as_str()).collect();
+    let more = if others.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    found(
+        format!(
+            "after {}, cargo compiled {} crates besides the service: {}{more}",
+            change.says(),
+            others.len(),
+            shown.join(", "),
+        ),
+        "a layer keyed on the manifests is rebuilt whole when they change: keep cargo's \
+         target/ and registry in cache mounts (RUN --mount=type=cache) so the dependencies \
+         stay compiled",
+    )
 }

@@ -86,18 +86,7 @@ pub fn no_toolchain(image: &Image) -> Result<()> {
 
 /// Step 06: the service binary has no ELF interpreter and needs no shared library.
 pub fn binary_is_static(image: &Image) -> Result<()> {
-    let Some(path) = image.service_binary()? else {
-        return found(
-            "cannot find the service binary from ENTRYPOINT/CMD",
-            "use the exec form, with the binary's absolute path",
-        );
-    };
-    let Some(bytes) = image.binary_bytes(&path)? else {
-        return found(
-            format!("ENTRYPOINT/CMD runs {path}, which is not in the image"),
-            "COPY the binary to the path your ENTRYPOINT names",
-        );
-    };
+    let (path, bytes) = super::the_service_binary(image)?;
     let elf = match goblin::elf::Elf::parse(&bytes) {
         Ok(elf) => elf,
         Err(error) => {
