@@ -1,0 +1,10 @@
+//! Step 09: cache mounts. One RUN, no placeholder: a change to the source or to the
+//! manifests recompiles the service alone.
+//! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
+//! runs the same checks on a learner's file.
+mod support;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_recompiles_only_what_it_touches() {
+    support::Step::get("09-cache-mounts").assert_teaches().await;
+}
