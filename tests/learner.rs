@@ -63,7 +63,10 @@ impl Yours {
 impl Drop for Yours {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
-        for tag in [self.tag.clone(), format!("{}-build", self.tag)] {
+        // The image, step 03's build image, step 10's arm64 image, a rebuild left by a
+        // check that stopped half way.
+        for suffix in ["", "-build", "-arm64", "-rebuild"] {
+            let tag = format!("{}{suffix}", self.tag);
             if docker::image_id(&tag).is_some() {
                 let _ = docker::run(&["image", "rm", "--force", &tag]);
             }
