@@ -79,7 +79,7 @@ pub fn run(options: &Options) -> Result<()> {
         results.steps.push(result);
     }
     results.steps.sort_by(|a, b| a.slug.cmp(&b.slug));
-    stamp(&mut results, options)?;
+    stamp(&mut results, options, &steps)?;
     results.save()?;
     eprintln!(
         "[{:>4.0}s] wrote {}",
@@ -162,7 +162,7 @@ fn measure_step(
 }
 
 /// Where, when and how the results were measured: the book prints it under every table.
-fn stamp(results: &mut Results, options: &Options) -> Result<()> {
+fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<()> {
     (results.command, results.mode) = if options.quick {
         (
             format!("{MEASURE} --quick"),
@@ -171,6 +171,17 @@ fn stamp(results: &mut Results, options: &Options) -> Result<()> {
     } else {
         (MEASURE.to_string(), "full".into())
     };
+    results.last_run_steps.clear();
+    if !options.steps.is_empty() {
+        let numbers: Vec<String> = measured
+            .iter()
+            .map(|step| step.number.to_string())
+            .collect();
+        results
+            .command
+            .push_str(&format!(" --steps {}", numbers.join(",")));
+        results.last_run_steps = measured.iter().map(|step| step.slug.clone()).collect();
+    }
     results.date = today();
     results.machine = format!(
         "{} cores",

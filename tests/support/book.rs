@@ -338,8 +338,20 @@ fn or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
 }
 
 fn provenance(results: &Results) -> String {
+    let some = match results.last_run_steps.as_slice() {
+        [] => String::new(),
+        steps => format!(
+            " That run measured steps {}; the others come from an earlier run: compare their \
+             speeds with these only loosely.",
+            steps
+                .iter()
+                .map(|slug| number_of(slug))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     format!(
-        "Measured {} on {}, {}, {}, with `{}` ({} mode).",
+        "Measured {} on {}, {}, {}, with `{}` ({} mode).{some}",
         results.date,
         results.machine,
         results.toolchain,

@@ -21,6 +21,10 @@ pub struct Results {
     pub machine: String,
     pub toolchain: String,
     pub docker: String,
+    /// The steps the run described above measured, when it measured only some
+    /// (`--steps`); the others come from an earlier run. Empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_run_steps: Vec<String>,
     pub steps: Vec<StepResult>,
 }
 
