@@ -4,6 +4,8 @@ mod support;
 
 #[path = "support/buildkit_tests.rs"]
 mod buildkit_tests;
+#[path = "support/load_tests.rs"]
+mod load_tests;
 
 fn files_of(entries: &[(&str, Option<&str>)]) -> support::Files {
     support::Files(

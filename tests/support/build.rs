@@ -71,46 +71,12 @@ impl Step {
         Image::of(self.clone(), tag, log, started.elapsed())
     }
 
-    /// Runs a build command of this step (bash, from `dir`, BuildKit's plain log),
-    /// echoing its instructions when asked; the log, or why the build failed.
+    /// Runs a build command of this step, echoing its instructions when asked.
     fn run_logged(&self, command_line: &str, dir: &Path, name: &str) -> Result<String> {
-        let mut command = Command::new("bash");
-        command
-            .args(["-c", &format!("exec 2>&1; {command_line}")])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        docker::with_buildkit(&mut command);
-        let mut child = command
-            .spawn()
-            .map_err(|error| Error::Harness(format!("cannot run bash: {error}")))?;
-        let mut log = String::new();
-        let mut echo = BuildEcho::default();
-        if let Some(stdout) = child.stdout.take() {
-            for line in BufReader::new(stdout).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = String::from_utf8_lossy(&line);
-                if self.echo_build
-                    && let Some(shown) = echo.line(&line)
-                {
-                    println!("    {shown}");
-                }
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-        let status = child
-            .wait()
-            .map_err(|error| Error::Harness(format!("cannot wait for the build: {error}")))?;
-        let log_path = self.save_log(name, &log);
-        if !status.success() {
-            let dockerfiles = self.dockerfiles();
-            let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
-            return Err(
-                BuildFailure::from_log(self, command_line, &log, &log_path, dockerfile).into(),
-            );
-        }
-        Ok(log)
+        let dockerfiles = self.dockerfiles();
+        let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
+        let what = format!("step {}", self.slug);
+        run_logged(&what, command_line, dir, name, self.echo_build, dockerfile)
     }
 
     /// Builds the stage `target` and exports its files into `dest` (`docker build
@@ -158,33 +124,81 @@ impl Step {
         image
     }
 
-    /// Writes a log where a learner can read all of it and returns its path. Not inside
-    /// the repository: step 01 sends the whole repository to Docker, and a file changed
-    /// there would defeat its build cache.
-    fn save_log(&self, tag: &str, text: &str) -> String {
-        let dir = std::env::temp_dir().join("ping-workshop-logs");
-        // Named after the image: a learner's build never overwrites the reference's log.
-        let name = tag.replace([':', '/'], "-");
-        let path = dir.join(format!("{name}.build.log"));
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(&path, text);
-        path.display().to_string()
-    }
-
-    /// Every `FROM` image of the step's Dockerfiles must be present or pullable;
-    /// otherwise say how to prepare it rather than let the build hang on a registry.
+    /// Every `FROM` image of the step's Dockerfiles must be present or pullable.
     fn ensure_base_images(&self) -> Result<()> {
-        for image in self.base_images() {
-            if docker::image_id(&image).is_some() {
-                continue;
-            }
-            let pulled = docker::run(&["pull", "--quiet", &image]).status.success();
-            if !pulled {
-                return Err(missing_base_image(&image).into());
-            }
-        }
-        Ok(())
+        ensure_base_images(&self.base_images())
     }
+}
+
+/// Runs a build command (bash, from `dir`, BuildKit's plain log), echoing its
+/// instructions when asked; the log, or why the build of `what` ("step 05") failed.
+pub fn run_logged(
+    what: &str,
+    command_line: &str,
+    dir: &Path,
+    name: &str,
+    echo_build: bool,
+    dockerfile: Option<&Path>,
+) -> Result<String> {
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", &format!("exec 2>&1; {command_line}")])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    docker::with_buildkit(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|error| Error::Harness(format!("cannot run bash: {error}")))?;
+    let mut log = String::new();
+    let mut echo = BuildEcho::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line);
+            if echo_build && let Some(shown) = echo.line(&line) {
+                println!("    {shown}");
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|error| Error::Harness(format!("cannot wait for the build: {error}")))?;
+    let log_path = save_log(name, &log);
+    if !status.success() {
+        return Err(BuildFailure::from_log(what, command_line, &log, &log_path, dockerfile).into());
+    }
+    Ok(log)
+}
+
+/// Writes a log where a learner can read all of it and returns its path. Not inside
+/// the repository: step 01 sends the whole repository to Docker, and a file changed
+/// there would defeat its build cache.
+fn save_log(tag: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join("ping-workshop-logs");
+    // Named after the image: a learner's build never overwrites the reference's log.
+    let name = tag.replace([':', '/'], "-");
+    let path = dir.join(format!("{name}.build.log"));
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(&path, text);
+    path.display().to_string()
+}
+
+/// Every image in `images` must be present or pullable; otherwise say how to prepare
+/// it rather than let the build hang on a registry.
+pub fn ensure_base_images(images: &[String]) -> Result<()> {
+    for image in images {
+        if docker::image_id(image).is_some() {
+            continue;
+        }
+        let pulled = docker::run(&["pull", "--quiet", image]).status.success();
+        if !pulled {
+            return Err(missing_base_image(image).into());
+        }
+    }
+    Ok(())
 }
 
 /// A change the rebuild experiments make to a copy of the build context.
@@ -333,7 +347,7 @@ impl BuildFailure {
     }
 
     fn from_log(
-        step: &Step,
+        what: &str,
         command: &str,
         log: &str,
         log_path: &str,
@@ -359,9 +373,8 @@ impl BuildFailure {
         let lines: Vec<&str> = log.lines().collect();
         let tail_start = lines.len().saturating_sub(25);
         let report = format!(
-            "step {}: the build failed.\n  command:     {}\n  instruction: {}\n  error:       {error}\n  \
+            "{what}: the build failed.\n  command:     {}\n  instruction: {}\n  error:       {error}\n  \
              hint:        {hint}\n--- last lines of the build log (all of it: {log_path}) ---\n{}",
-            step.slug,
             command,
             instruction
                 .as_deref()

@@ -43,6 +43,7 @@ impl Running {
     /// or it stayed silent for 30 s. Never waits longer than that.
     pub async fn try_start(request: ContainerRequest<GenericImage>) -> Result<Running> {
         let tag = format!("{}:{}", request.image().name(), request.image().tag());
+        let host_network = request.network().as_deref() == Some("host");
         // Docker can create a container and then fail to start it (`USER nobody` in
         // scratch): testcontainers then returns an error and no handle to drop. The label
         // finds that container, so nothing a check creates outlives it.
@@ -71,6 +72,8 @@ impl Running {
             .await
             .map_err(|error| Error::Harness(format!("where does {tag} run? {error}")))?;
         let port = match container.get_host_port_ipv4(PORT).await {
+            // The service listens on the host's own port: nothing is published.
+            _ if host_network => PORT,
             Ok(port) => port,
             Err(_) if !container.is_running().await.unwrap_or(false) => {
                 return Err(exited(&container, &tag).await);
@@ -232,6 +235,24 @@ async fn exited(container: &ContainerAsync<GenericImage>, tag: &str) -> Error {
     }
 }
 
+/// The request on the host's network: the service listens on the host's port 8080
+/// itself, without Docker's port proxy in between (a load test on loopback).
+pub fn on_host_network(request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
+    request.with_network("host")
+}
+
+/// The request with the container held to these CPUs (`--cpuset-cpus`), so that a load
+/// generator pinned to another CPU does not compete with it.
+pub fn pinned(
+    request: ContainerRequest<GenericImage>,
+    cpus: &str,
+) -> ContainerRequest<GenericImage> {
+    let cpus = cpus.to_string();
+    request.with_host_config_modifier(move |host_config| {
+        host_config.cpuset_cpus = Some(cpus.clone());
+    })
+}
+
 /// How production should run the final image: read-only root file system, no
 /// capabilities, no privilege escalation, few processes, little memory. The book
 /// shows these flags; `hardened` applies the same ones to a test container.
@@ -367,6 +388,19 @@ impl Running {
                 "`docker top` listed no uid and gid: {processes:?}"
             ))),
         }
+    }
+
+    /// How many threads the container's main process runs (`ps -o nlwp`).
+    pub async fn threads(&self) -> Result<u64> {
+        let processes = self.processes("-o pid,nlwp").await?;
+        processes
+            .first()
+            .and_then(|row| row.get(1)?.trim().parse().ok())
+            .ok_or_else(|| {
+                Error::Harness(format!(
+                    "`docker top` listed no thread count: {processes:?}"
+                ))
+            })
     }
 
     /// The container's state, typed.

@@ -401,37 +401,7 @@ impl Step {
 
     /// The images the step's Dockerfiles start `FROM` (not stages, not scratch).
     pub fn base_images(&self) -> Vec<String> {
-        let mut images = Vec::new();
-        let mut stages = Vec::new();
-        for dockerfile in self.dockerfiles() {
-            let text = std::fs::read_to_string(&dockerfile).unwrap_or_default();
-            for line in text.lines() {
-                let words: Vec<&str> = line
-                    .split_whitespace()
-                    .filter(|w| !w.starts_with("--"))
-                    .collect();
-                let [from, image, rest @ ..] = words.as_slice() else {
-                    continue;
-                };
-                if !from.eq_ignore_ascii_case("FROM") {
-                    continue;
-                }
-                if let [r#as, stage, ..] = rest
-                    && r#as.eq_ignore_ascii_case("AS")
-                {
-                    stages.push(stage.to_string());
-                }
-                let image = image.to_string();
-                if image != "scratch"
-                    && !image.contains('$')
-                    && !stages.contains(&image)
-                    && !images.contains(&image)
-                {
-                    images.push(image);
-                }
-            }
-        }
-        images
+        base_images(&self.dockerfiles())
     }
 
     /// The budget in bytes and how it was set, for messages; None if the step has none.
@@ -496,4 +466,40 @@ pub fn shell_word(text: &str) -> String {
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
+}
+
+/// The images `dockerfiles` start `FROM` (not their own stages, not scratch).
+pub fn base_images(dockerfiles: &[PathBuf]) -> Vec<String> {
+    let mut images = Vec::new();
+    let mut stages = Vec::new();
+    for dockerfile in dockerfiles {
+        let text = std::fs::read_to_string(dockerfile).unwrap_or_default();
+
+        for line in text.lines() {
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            let [from, image, rest @ ..] = words.as_slice() else {
+                continue;
+            };
+            if !from.eq_ignore_ascii_case("FROM") {
+                continue;
+            }
+            if let [r#as, stage, ..] = rest
+                && r#as.eq_ignore_ascii_case("AS")
+            {
+                stages.push(stage.to_string());
+            }
+            let image = image.to_string();
+            if image != "scratch"
+                && !image.contains('$')
+                && !stages.contains(&image)
+                && !images.contains(&image)
+            {
+                images.push(image);
+            }
+        }
+    }
+    images
 }
