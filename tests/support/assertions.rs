@@ -1,11 +1,17 @@
 //! The step tests' side of the harness: a thin layer of assertions over the checks.
-//! Each prints the report a learner would read and fails the test with it.
+//! Each prints the report a learner would read and fails the test with it; the
+//! comparison's Go images get the same treatment.
 
+use super::MB;
 use super::checks::{self, Outcome, assert_size_matches_the_book, assert_smaller_than};
+use super::contenders::Contender;
 use super::error::Must;
 use super::image::Image;
 use super::learner::Report;
+use super::results::{Results, human_size};
+use super::running::{Running, request};
 use super::step::{SizeCheck, Step};
+use super::tool::COMPARE;
 
 impl Step {
     /// A step's whole test: its image passes every check in its step.toml, its size is
@@ -77,5 +83,42 @@ impl Step {
                 ),
             }
         }
+    }
+}
+
+impl Contender {
+    /// The comparison's test: the image builds with the command `instructor compare`
+    /// uses, a container of it answers PONG, and its size is still the one the book
+    /// shows (within 5 %).
+    pub async fn assert_answers_as_the_book_shows(&self) {
+        println!("{}: `{}`", self.tag, self.build_command());
+        let size = self.try_build().must();
+        let running = Running::try_start(request(&self.tag)).await.must();
+        println!(
+            "{} answered PONG {:.0} ms after `docker run` ({:.2} MB)",
+            self.tag,
+            running.answered_after.as_secs_f64() * 1000.0,
+            size as f64 / MB
+        );
+        let results = Results::load().must();
+        let Some(shown) = results
+            .as_ref()
+            .and_then(|results| results.comparison.as_ref())
+            .and_then(|comparison| comparison.contender(&self.name))
+        else {
+            panic!(
+                "results.json has no comparison with {}: run `{COMPARE}`",
+                self.tag
+            );
+        };
+        let drift = size as f64 / shown.size_bytes as f64 - 1.0;
+        assert!(
+            drift.abs() <= 0.05,
+            "the book shows {} for {}, but it is {} now ({:+.1}%, tolerance 5%). Compare again: `{COMPARE}`",
+            human_size(shown.size_bytes),
+            self.tag,
+            human_size(size),
+            drift * 100.0
+        );
     }
 }

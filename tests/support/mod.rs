@@ -12,13 +12,16 @@
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)
 //! - `results`    the measurements the book shows (results.json)
+//! - `load`       the load generator (wrk), pinned apart from the server
 //! - `image`      a built image, read back
 //! - `build`      building a step's image, and why a build failed
+//! - `contenders` the images compared side by side: ours and the article's Go service
 //! - `running`    running a container of an image
 //! - `checks`     every check, and the one dispatcher
 //! - `learner`    learner mode: the learner's file, the report
 //! - `progress`   the learner's progress between checks
 //! - `assertions` the step tests' assertions
+//! - `comparison` the comparison with the Go service, as the book shows it
 //! - `book`       the generated parts of the book
 //! - `doctor`     is this machine ready?
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
@@ -29,12 +32,15 @@ pub mod build;
 pub mod buildkit;
 pub mod check;
 pub mod checks;
+pub mod comparison;
+pub mod contenders;
 pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod files;
 pub mod image;
 pub mod learner;
+pub mod load;
 pub mod progress;
 pub mod results;
 pub mod running;

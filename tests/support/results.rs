@@ -25,7 +25,14 @@ pub struct Results {
     /// (`--steps`); the others come from an earlier run. Empty: all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_run_steps: Vec<String>,
+    /// How the steps were loaded (wrk, its settings, the CPUs); absent in results of
+    /// runs made with the workshop's own generator before wrk replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_generator: Option<String>,
     pub steps: Vec<StepResult>,
+    /// Ours beside the article's Go service, from `instructor compare` (its own run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -74,6 +81,60 @@ pub struct PlatformResult {
     pub build_s: Option<f64>,
     /// Under emulation (QEMU) on the measuring machine.
     pub run_to_pong_ms: Option<f64>,
+}
+
+/// One run of `instructor compare`: every image measured in it, rounds alternating
+/// between them, so that machine noise falls on all of them alike.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Comparison {
+    pub command: String,
+    pub date: String,
+    pub machine: String,
+    pub docker: String,
+    /// The load generator, its settings, and where it and the servers ran.
+    pub load_generator: String,
+    pub rounds: usize,
+    pub contenders: Vec<ContenderResult>,
+}
+
+/// One image of the comparison.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContenderResult {
+    pub name: String,
+    pub tag: String,
+    pub says: String,
+    pub size_bytes: u64,
+    pub compressed_bytes: u64,
+    /// From the `docker run` call to the first PONG (median of the starts).
+    pub run_to_pong_ms: f64,
+    pub idle_rss_kb: Option<u64>,
+    pub threads: Option<u64>,
+    pub stop_s: f64,
+    pub stop_exit_code: i64,
+    /// Through the published port on 127.0.0.1 (Docker's proxy in between).
+    pub through_proxy: Load,
+    /// On the host's network (`--network host`): no proxy in between.
+    pub host_network: Load,
+}
+
+/// Load rounds against one image: the median round and the spread of all of them.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Load {
+    pub requests_per_s: f64,
+    pub requests_per_s_min: f64,
+    pub requests_per_s_max: f64,
+    /// Medians of the rounds' p50 and p99, with the rounds' highest p99.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p99_ms_max: f64,
+}
+
+impl Comparison {
+    pub fn contender(&self, name: &str) -> Option<&ContenderResult> {
+        self.contenders
+            .iter()
+            .find(|contender| contender.name == name)
+    }
 }
 
 impl Results {

@@ -9,3 +9,5 @@ pub const DOCTOR: &str = "cargo workshop doctor";
 pub const GENERATE: &str = "cargo run --example workshop -- instructor generate";
 /// Measures the steps and writes results.json.
 pub const MEASURE: &str = "cargo run --release --example workshop -- instructor measure";
+/// Measures our final image beside the article's Go service, in one run.
+pub const COMPARE: &str = "cargo run --release --example workshop -- instructor compare";
