@@ -1,11 +1,12 @@
 //! The workshop's own tool, built on the same harness as the step tests. Learners run
 //! it through the cargo alias in .cargo/config.toml (`cargo workshop doctor | check NN
-//! [FILE] | progress`); instructors run `instructor generate` and `instructor measure`
+//! [FILE] | progress`); instructors run `instructor generate`, `instructor measure` and `instructor compare`
 //! (`--help` says how). An example, not a binary: it is never part of the service's build.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod compare;
 mod measure;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Instructor {
     Generate,
     /// Measure the steps into results.json (build with --release), then regenerate.
     Measure(measure::Options),
+    /// Measure our final image beside the article's Go service in one run (needs wrk),
+    /// into results.json, then regenerate.
+    Compare(compare::Options),
 }
 
 /// A step number that names one of the steps; clap shows the error with the usage.
@@ -71,6 +75,9 @@ fn main() -> ExitCode {
         Command::Instructor(Instructor::Generate) => generate(),
         Command::Instructor(Instructor::Measure(options)) => {
             measure::run(&options).and_then(|()| generate())
+        }
+        Command::Instructor(Instructor::Compare(options)) => {
+            compare::run(&options).and_then(|()| generate())
         }
     };
     match done {

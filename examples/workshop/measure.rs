@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::build::Change;
 use crate::support::error::{Error, Result};
+use crate::support::load::{self, Cpus, WRK_CONNECTIONS, WRK_THREADS, median};
 use crate::support::results::{PlatformResult, Results, StepResult};
 use crate::support::running::{self, Running};
 use crate::support::tool::MEASURE;
@@ -17,9 +18,8 @@ const STARTS: usize = 10;
 /// Rounds of load per image: the book shows the median round and the range of all of them.
 const LOAD_ROUNDS: usize = 5;
 const LOAD_SECONDS: u64 = 5;
-const LOAD_CONNECTIONS: usize = 32;
-/// An upper bound on requests per round, whatever the machine: the load always stops.
-const LOAD_MAX_REQUESTS: usize = 2_000_000;
+/// Load before the measured rounds, not counted: connections open, caches warm.
+pub(crate) const WARM_UP_SECONDS: u64 = 1;
 
 /// What to measure.
 #[derive(clap::Args)]
@@ -62,6 +62,11 @@ impl Progress {
 
 pub fn run(options: &Options) -> Result<()> {
     docker::ready()?;
+    let wrk = if options.quick {
+        None
+    } else {
+        Some(load::wrk_version()?)
+    };
     let steps = options.steps()?;
     let progress = Progress {
         started: Instant::now(),
@@ -80,6 +85,9 @@ pub fn run(options: &Options) -> Result<()> {
     }
     results.steps.sort_by(|a, b| a.slug.cmp(&b.slug));
     stamp(&mut results, options, &steps)?;
+    if let Some(wrk) = wrk {
+        results.load_generator = Some(load_generator(&wrk, LOAD_SECONDS));
+    }
     results.save()?;
     eprintln!(
         "[{:>4.0}s] wrote {}",
@@ -155,7 +163,9 @@ fn measure_step(
     if !options.quick {
         say(&format!("{STARTS} starts, idle memory, docker stop"));
         runtime.block_on(measure_runtime(&image.tag, &mut result))?;
-        say(&format!("load: {LOAD_ROUNDS} rounds of {LOAD_SECONDS} s"));
+        say(&format!(
+            "load (wrk): {LOAD_ROUNDS} rounds of {LOAD_SECONDS} s"
+        ));
         runtime.block_on(measure_load(&image.tag, &mut result))?;
     }
     Ok(result)
@@ -196,7 +206,7 @@ fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<
 }
 
 /// Bytes of `docker save` compressed with gzip: roughly what a registry transfers.
-fn compressed_size(tag: &str) -> Result<u64> {
+pub(crate) fn compressed_size(tag: &str) -> Result<u64> {
     let failed = |what: &str, error: std::io::Error| Error::Harness(format!("{what}: {error}"));
     let mut save = docker::command(&["save", tag])
         .stdout(Stdio::piped())
@@ -231,11 +241,6 @@ fn compressed_size(tag: &str) -> Result<u64> {
     Ok(counted)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
 /// Starts a container of `tag` the harness's one way, and waits for its first PONG.
 async fn start(tag: &str) -> Result<Running> {
     Running::try_start(running::request(tag)).await
@@ -265,88 +270,39 @@ async fn measure_runtime(tag: &str, result: &mut StepResult) -> Result<()> {
 }
 
 async fn measure_load(tag: &str, result: &mut StepResult) -> Result<()> {
-    let container = start(tag).await?;
-    let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..LOAD_ROUNDS {
-        let (rate, p50, p99) = load_round(container.port).await;
-        rates.push(rate);
-        p50s.push(p50);
-        p99s.push(p99);
+    let cpus = Cpus::of_this_machine();
+    let mut request = running::request(tag);
+    if let Some(server) = cpus.server {
+        request = running::pinned(request, server);
     }
-    result.load_rounds = Some(rates.len());
-    result.requests_per_s = Some(median(&mut rates));
-    // median() sorted them: the slowest round first, the fastest last.
-    result.requests_per_s_min = rates.first().copied();
-    result.requests_per_s_max = rates.last().copied();
-    result.p50_ms = Some(median(&mut p50s));
-    result.p99_ms = Some(median(&mut p99s));
+    let container = Running::try_start(request).await?;
+    let url = format!("{}/ping", container.url);
+    load::wrk(&url, WARM_UP_SECONDS, &cpus).await?;
+    let mut rounds = Vec::new();
+    for _ in 0..LOAD_ROUNDS {
+        rounds.push(load::wrk(&url, LOAD_SECONDS, &cpus).await?);
+    }
+    let load = load::summarize(&rounds);
+    result.load_rounds = Some(rounds.len());
+    result.requests_per_s = Some(load.requests_per_s);
+    result.requests_per_s_min = Some(load.requests_per_s_min);
+    result.requests_per_s_max = Some(load.requests_per_s_max);
+    result.p50_ms = Some(load.p50_ms);
+    result.p99_ms = Some(load.p99_ms);
     Ok(())
 }
 
-/// Keep-alive HTTP/1.1 connections sending GET /ping back to back, bounded in time and count.
-async fn load_round(port: u16) -> (f64, f64, f64) {
-    let deadline = Instant::now() + Duration::from_secs(LOAD_SECONDS);
-    let budget = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(LOAD_MAX_REQUESTS));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..LOAD_CONNECTIONS {
-        let budget = budget.clone();
-        workers.push(tokio::spawn(async move {
-            use std::sync::atomic::Ordering;
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut latencies = Vec::new();
-            let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-                return latencies;
-            };
-            let _ = stream.set_nodelay(true);
-            let mut buffer = vec![0u8; 4096];
-            while Instant::now() < deadline && budget.fetch_sub(1, Ordering::Relaxed) > 0 {
-                let sent = Instant::now();
-                if stream
-                    .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n\r\n")
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-                // One response: headers, then a 4-byte body (PONG).
-                let mut filled = 0;
-                let complete = loop {
-                    match stream.read(&mut buffer[filled..]).await {
-                        Ok(0) | Err(_) => break false,
-                        Ok(read) => filled += read,
-                    }
-                    if buffer[..filled].ends_with(b"\r\n\r\nPONG") {
-                        break true;
-                    }
-                    if filled == buffer.len() {
-                        break false;
-                    }
-                };
-                if !complete {
-                    break;
-                }
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(worker.await.unwrap_or_default());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(|a, b| a.total_cmp(b));
-    let at = |q: f64| {
-        all.get(((all.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    (all.len() as f64 / elapsed, at(0.50), at(0.99))
+/// How `measure` loads a step, for the results: the generator and where it ran.
+pub(crate) fn load_generator(wrk: &str, seconds: u64) -> String {
+    format!(
+        "{wrk}, {WRK_THREADS} thread, {WRK_CONNECTIONS} keep-alive connections, {seconds} s a round \
+         after {WARM_UP_SECONDS} s of warm-up, on loopback; {}",
+        Cpus::of_this_machine().says()
+    )
 }
 
 /// Today's date (UTC), as the results record it.
-fn today() -> String {
+pub(crate) fn today() -> String {
     let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output();
     output
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
