@@ -64,22 +64,21 @@ fn generated_files_are_fresh() {
 }
 
 #[test]
-fn the_chart_is_an_svg_a_browser_can_show() {
-    let svg = std::fs::read_to_string(src().join("generated/ladder.svg")).unwrap();
-    // An XML comment may not contain "--" (as in `cargo run --example`): the browser would
-    // refuse the whole file. The generator says where it comes from in <desc> instead.
-    assert!(
-        svg.starts_with("<svg "),
-        "ladder.svg must start with its <svg> element"
-    );
-    assert!(
-        !svg.contains("<!--"),
-        "ladder.svg must not contain XML comments"
-    );
-    assert!(
-        svg.trim_end().ends_with("</svg>"),
-        "ladder.svg is incomplete"
-    );
+fn the_charts_are_svgs_a_browser_can_show() {
+    for chart in ["ladder.svg", "compare.svg"] {
+        let svg = std::fs::read_to_string(src().join("generated").join(chart)).unwrap();
+        // An XML comment may not contain "--" (as in `cargo run --example`): the browser would
+        // refuse the whole file. The generator says where it comes from in <desc> instead.
+        assert!(
+            svg.starts_with("<svg "),
+            "{chart} must start with its <svg> element"
+        );
+        assert!(
+            !svg.contains("<!--"),
+            "{chart} must not contain XML comments"
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "{chart} is incomplete");
+    }
 }
 
 #[test]

@@ -28,6 +28,7 @@ const SCREENSHOTS: &[&str] = &[
     "06-static-scratch.html",
     "08-production.html",
     "results.html",
+    "go-to-rust.html",
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -63,7 +64,7 @@ async fn every_page_reads_well_in_light_and_dark_themes() {
             .unwrap_or_else(|message| panic!("{message}"));
         for page in &pages {
             let html = std::fs::read_to_string(built.join(page)).unwrap();
-            let has_chart = html.contains("<svg class=\"ladder\"") || html.contains(".svg\"");
+            let has_chart = html.contains("<svg class=\"ladder") || html.contains(".svg\"");
             if !THEMES.contains(theme) && !has_chart {
                 continue;
             }

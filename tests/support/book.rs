@@ -7,11 +7,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::MB;
+use super::comparison;
+use super::contenders::Contender;
 use super::error::{Error, Result, io};
 use super::results::{DIR, Results, StepResult, human_size};
 use super::running::HARDENED_FLAGS;
 use super::step::{Budget, Step, StepNumber};
-use super::tool::{CHECK, DOCTOR, GENERATE, MEASURE, PROGRESS};
+use super::tool::{CHECK, COMPARE, DOCTOR, GENERATE, MEASURE, PROGRESS};
 
 /// The longest line a code block in the book may have: the content column is 750 px
 /// wide, and mdBook's code font fits about 86 characters into it (the browser test
@@ -116,12 +118,38 @@ pub fn render_all() -> Result<Vec<Generated>> {
         "measure.commands.md".into(),
         format!(
             "{MD_HEADER}```sh\n# every step, every figure (many minutes)\n{MEASURE}\n# sizes and counts only\n{MEASURE} --quick\n\
-         # some steps only\n{MEASURE} --steps 06,07\n# the book's tables and chart again, from results.json\n{GENERATE}\n```\n"
+         # some steps only\n{MEASURE} --steps 06,07\n# the final image beside the article's Go service (needs wrk)\n{COMPARE}\n\
+         # the book's tables and charts again, from results.json\n{GENERATE}\n```\n"
         ),
     );
     add("sizes.md".into(), sizes_table(&slugs, results.as_ref()));
     add("ladder.svg".into(), ladder_svg(&slugs, results.as_ref()));
+    add("compare.commands.md".into(), compare_commands()?);
+    add("compare.md".into(), comparison::markdown(results.as_ref()));
+    add("compare.svg".into(), comparison::svg(results.as_ref()));
     Ok(files)
+}
+
+/// The commands that build the Go images and compare them with ours.
+fn compare_commands() -> Result<String> {
+    let mut out =
+        format!("{MD_HEADER}```sh\n# the article's service, as written and in release mode\n");
+    let go = Contender::go_images()?;
+    for contender in &go {
+        let _ = writeln!(out, "{}", shell_line(&contender.build_command()));
+    }
+    if let Some(first) = go.first() {
+        let _ = writeln!(
+            out,
+            "docker run --rm -p 8080:8080 {}   # then: curl localhost:8080/ping",
+            first.tag
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# all three images in one run: sizes, starts, memory, stop, load\n{COMPARE}\n```"
+    );
+    Ok(out)
 }
 
 const MD_HEADER: &str =
@@ -350,8 +378,14 @@ fn provenance(results: &Results) -> String {
                 .join(", ")
         ),
     };
+    let load = match &results.load_generator {
+        Some(generator) => format!(" Load: {generator}."),
+        None => " Load: the workshop's own generator (32 keep-alive connections through the \
+                 published port), before wrk replaced it."
+            .into(),
+    };
     format!(
-        "Measured {} on {}, {}, {}, with `{}` ({} mode).{some}",
+        "Measured {} on {}, {}, {}, with `{}` ({} mode).{some}{load}",
         results.date,
         results.machine,
         results.toolchain,
