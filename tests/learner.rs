@@ -789,6 +789,22 @@ async fn root_as_a_number_is_still_root() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_uid_without_a_gid_runs_in_roots_group() {
+    let yours = Yours::of("08-production", "user-no-gid", "Dockerfile", |text| {
+        text.replace("USER 65532:65532", "USER 65532")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "runs_as_numeric_non_root_user"),
+        &["USER \"65532\" names no group", "gid 0"],
+    );
+    assert_says(
+        &failure_of(&report, "serves_locked_down"),
+        &["uid 65532, gid 0: in root's group"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_missing_label_is_named() {
     let yours = Yours::of("08-production", "no-source-label", "Dockerfile", |text| {
         text.replace(

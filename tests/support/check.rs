@@ -66,7 +66,7 @@ checks! {
     NoSetuidFiles = "no_setuid_files":
         "there are no setuid or setgid files",
     RunsAsNumericNonRootUser = "runs_as_numeric_non_root_user":
-        "`USER` is numeric and not root",
+        "`USER` is numeric `uid:gid`, neither of them root's",
     ExecFormEntrypointAndHealthcheck = "exec_form_entrypoint_and_healthcheck":
         "`ENTRYPOINT` and `HEALTHCHECK` in exec form, the binary checking itself",
     HasOciLabels = "has_oci_labels":

@@ -36,7 +36,8 @@ pub fn runs_without_a_missing_shell(image: &Image) -> Result<()> {
     Ok(())
 }
 
-/// Step 08: `USER` is numeric and not root (uid and, if given, gid).
+/// Step 08: `USER` is numeric `uid:gid`, neither of them root's: a uid alone runs the
+/// process in group 0, root's group, which still owns files root's group may write.
 pub fn runs_as_numeric_non_root_user(image: &Image) -> Result<()> {
     let user = image.config().user.unwrap_or_default();
     let numeric: Option<Vec<u32>> = user.split(':').map(|part| part.parse().ok()).collect();
@@ -54,6 +55,10 @@ pub fn runs_as_numeric_non_root_user(image: &Image) -> Result<()> {
         Some(ids) if ids.contains(&0) => found(
             format!("USER {user:?} is root"),
             "pick an unprivileged uid and gid",
+        ),
+        Some(ids) if ids.len() < 2 => found(
+            format!("USER {user:?} names no group, so the process runs with gid 0 (root's group)"),
+            "give the user as uid:gid numbers, both unprivileged",
         ),
         Some(_) => Ok(()),
     }

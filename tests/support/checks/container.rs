@@ -62,6 +62,12 @@ pub async fn serves_locked_down(image: &Image) -> Result<Passed> {
             "which user should the process run as? Docker takes it from the image's USER",
         );
     }
+    if gid == 0 {
+        return found(
+            format!("the service runs as uid {uid}, gid {gid}: in root's group"),
+            "which group should the process run in? USER uid:gid sets both",
+        );
+    }
     if declared.first() != Some(&uid) || declared.get(1).is_some_and(|&g| g != gid) {
         return found(
             format!("the service runs as uid {uid}, gid {gid}, but USER is {user:?}"),
