@@ -179,3 +179,15 @@ pub fn human_size(bytes: u64) -> String {
         format!("{mb:.2} MB")
     }
 }
+
+/// A table value that never wraps between number and unit.
+pub fn unbroken(value: &str) -> String {
+    value.replace(' ', "\u{a0}")
+}
+
+/// Requests per second as the median round and the range of all rounds, in thousands:
+/// `35.1k (33.0–36.2)`, never broken across lines.
+pub fn rate_range(median: f64, min: f64, max: f64) -> String {
+    let k = |rate: f64| format!("{:.1}", rate / 1000.0);
+    format!("{}k\u{a0}({}–{})", k(median), k(min), k(max))
+}
