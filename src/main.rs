@@ -7,9 +7,32 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use salvo::conn::TcpListener;
+use salvo::fuse::FuseConfig;
 use salvo::prelude::*;
 
 const DEFAULT_PORT: u16 = 8080;
+
+// ANCHOR: limits
+/// Worker threads when `PING_WORKERS` is unset: two, or one when the container gets one
+/// CPU. tokio's default, one per CPU the host has, needs 65 threads on a 64-CPU host:
+/// more than `--pids-limit 64` allows, and the runtime aborts at start.
+const MAX_DEFAULT_WORKERS: usize = 2;
+/// The most `PING_WORKERS` may ask for.
+const MAX_WORKERS: usize = 16;
+/// A client has this long to send a request head: slowloris is cut off after it, and so
+/// is a connection that sends nothing, or nothing more after its last answer (the idle
+/// keep-alive timeout is this one too).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more wait in the kernel's listen queue. An idle
+/// connection costs about 15 KiB (hyper's 8 KiB read and write buffers), one holding an
+/// unfinished 8 KiB head about 20 KiB: 2,048 of those, 41 MiB, fit `--memory 64m`.
+const MAX_CONNECTIONS: usize = 2048;
+/// The request line and headers together: a longer head is refused with 431. 8 KiB is
+/// hyper's smallest limit and its first read buffer: a head never makes the buffer grow.
+const HEAD_LIMIT: usize = 8 * 1024;
+/// Headers in one request (hyper's default, stated): the 101st is refused with 431.
+const MAX_HEADERS: usize = 100;
+// ANCHOR_END: limits
 
 // ANCHOR: router
 #[handler]
@@ -17,9 +40,10 @@ async fn ping() -> &'static str {
     "PONG"
 }
 
-/// The routes: salvo answers 404 for other paths, 405 for other methods.
+/// The routes: salvo answers 404 for other paths, 405 for other methods. HEAD is
+/// GET without the body (hyper drops it): probes and `curl -I` get 200.
 fn router() -> Router {
-    Router::new().push(Router::with_path("ping").get(ping))
+    Router::new().push(Router::with_path("ping").get(ping).head(ping))
 }
 // ANCHOR_END: router
 
@@ -37,16 +61,35 @@ fn port() -> Result<u16, String> {
     }
 }
 
+/// Worker threads: `PING_WORKERS` from the environment, else MAX_DEFAULT_WORKERS or the
+/// CPUs the container may use (its cgroup quota, its cpuset), whichever is fewer.
+fn workers() -> Result<usize, String> {
+    match std::env::var("PING_WORKERS") {
+        Err(_) => {
+            let cpus = std::thread::available_parallelism().map_or(1, |cpus| cpus.get());
+            Ok(cpus.min(MAX_DEFAULT_WORKERS))
+        }
+        Ok(raw) => match raw.trim().parse::<usize>() {
+            Ok(workers) if (1..=MAX_WORKERS).contains(&workers) => Ok(workers),
+            _ => Err(format!(
+                "PING_WORKERS must be a number from 1 to {MAX_WORKERS}, got {raw:?}. \
+                 Unset it for {MAX_DEFAULT_WORKERS} (or 1 on one CPU)."
+            )),
+        },
+    }
+}
+
 fn main() -> ExitCode {
-    let port = match port() {
-        Ok(port) => port,
+    let settings = port().and_then(|port| Ok((port, workers()?)));
+    let (port, workers) = match settings {
+        Ok(settings) => settings,
         Err(message) => {
             eprintln!("ping: {message}");
             return ExitCode::from(2);
         }
     };
     match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => serve(port),
+        None | Some("serve") => serve(port, workers),
         Some("healthcheck") => healthcheck(port),
         Some(other) => {
             eprintln!("ping: unknown command {other:?}. Usage: ping [serve | healthcheck]");
@@ -55,8 +98,24 @@ fn main() -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn serve(port: u16) -> ExitCode {
+/// Runs the server on a runtime of `workers` threads and one blocking-pool thread: the
+/// process has at most `workers + 2` threads, whatever the host.
+fn serve(port: u16, workers: usize) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(listen_and_serve(port)),
+        Err(error) => {
+            eprintln!("ping: cannot start {workers} worker threads: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn listen_and_serve(port: u16) -> ExitCode {
     // 0.0.0.0, not 127.0.0.1: a container's loopback is unreachable from outside it.
     let addr = SocketAddr::from(([0, 0, 0, 0], port));
     let acceptor = match TcpListener::new(addr).try_bind().await {
@@ -68,7 +127,16 @@ async fn serve(port: u16) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let server = Server::new(acceptor);
+    // ANCHOR: server
+    let fuse = FuseConfig::default().with_http1_header_timeout(HEADER_TIMEOUT);
+    let mut server = Server::new(acceptor)
+        .fuse_config(fuse)
+        .max_connections(MAX_CONNECTIONS);
+    server
+        .http1_mut()
+        .max_buf_size(HEAD_LIMIT)
+        .max_headers(MAX_HEADERS);
+    // ANCHOR_END: server
 
     // ANCHOR: shutdown
     // In a container this process is PID 1, and the kernel ignores SIGTERM for
@@ -79,6 +147,7 @@ async fn serve(port: u16) -> ExitCode {
     let handle = server.handle();
     tokio::spawn(async move {
         stop.await;
+        println!("ping: stopping, finishing the requests in flight");
         // Finish the requests in flight, then return from `serve`.
         handle.stop_graceful(Duration::from_secs(5));
     });

@@ -290,6 +290,21 @@ fn an_invalid_port_is_refused_with_a_clear_message() {
 }
 
 #[test]
+fn an_invalid_worker_count_is_refused_with_a_clear_message() {
+    for bad in ["many", "0", "17", ""] {
+        assert_cmd::Command::cargo_bin("ping")
+            .unwrap()
+            .env("PING_WORKERS", bad)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(
+                "PING_WORKERS must be a number from 1 to 16",
+            ));
+    }
+}
+
+#[test]
 fn a_port_in_use_is_refused_with_a_clear_message() {
     let taken = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port();
