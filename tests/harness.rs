@@ -63,3 +63,53 @@ fn links_resolve_as_the_kernel_resolves_them() {
     assert!(!files.exists("/loop"));
     assert!(!files.exists("/bin/bash"));
 }
+
+/// `/proc/PID/status` as Linux writes it: the lines the locked-down check reads.
+#[test]
+fn kernel_status_reads_threads_privileges_and_seccomp() {
+    use support::running::KernelStatus;
+    let status = "Name:\tping\nUmask:\t0022\nState:\tS (sleeping)\nThreads:\t3\n\
+                  NoNewPrivs:\t1\nCapEff:\t0000000000000000\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+    let kernel = KernelStatus::parse(status).unwrap();
+    assert_eq!(
+        kernel,
+        KernelStatus {
+            threads: 3,
+            no_new_privs: 1,
+            cap_eff: "0000000000000000".into(),
+            seccomp: 2,
+        }
+    );
+    assert!(kernel.no_capabilities());
+    let root = status.replace("CapEff:\t0000000000000000", "CapEff:\t00000000a80425fb");
+    assert!(!KernelStatus::parse(&root).unwrap().no_capabilities());
+    let error = KernelStatus::parse("Name:\tping\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no Threads"), "{error}");
+}
+
+/// `/proc/net/tcp`: the listening socket's queue counts connections not accepted yet,
+/// a connection's counts bytes not read yet; other ports and states are not the service's.
+#[test]
+fn sockets_are_read_from_proc_net_tcp() {
+    use support::running::Socket;
+    let tables = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n\
+   0: 00000000:1F90 00000000:0000 0A 00000000:00000002 00:00000000 00000000 65532\n\
+   1: 020011AC:1F90 010011AC:A1B2 01 00000000:0000001F 00:00000000 00000000 65532\n\
+   2: 020011AC:1F90 010011AC:A1B3 06 00000000:00000000 03:00000000 00000000 0\n\
+   3: 0100007F:0050 0100007F:A1B4 01 00000000:00000000 00:00000000 00000000 0\n";
+    assert_eq!(
+        Socket::parse(tables, 8080),
+        vec![
+            Socket {
+                listening: true,
+                unread: 2
+            },
+            Socket {
+                listening: false,
+                unread: 31
+            },
+        ]
+    );
+}

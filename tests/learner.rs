@@ -804,6 +804,63 @@ async fn a_uid_without_a_gid_runs_in_roots_group() {
     );
 }
 
+/// The service with `sed` applied to its source inside the build, after `COPY src`: a
+/// broken service exists only in that build, never in the repository.
+fn with_the_source_edited(dockerfile: &str, sed: &str) -> String {
+    let copy = "COPY src ./src\n";
+    assert!(dockerfile.contains(copy), "step 08 no longer has {copy:?}");
+    dockerfile.replace(copy, &format!("{copy}RUN sed -i '{sed}' src/main.rs\n"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_without_its_sigterm_handler_does_not_stop_gracefully() {
+    let yours = Yours::of(
+        "08-production",
+        "no-sigterm-handler",
+        "Dockerfile",
+        |text| with_the_source_edited(text, "/ANCHOR: shutdown$/,/ANCHOR_END: shutdown$/d"),
+    );
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "stops_gracefully"),
+        &["never printed \"ping: stopping\"", "exit code 137"],
+    );
+    assert!(outcome_of(&report, "answers_pong").result.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_without_its_header_timeout_keeps_a_slow_client() {
+    let yours = Yours::of("08-production", "no-header-timeout", "Dockerfile", |text| {
+        with_the_source_edited(text, "s/.with_http1_header_timeout(HEADER_TIMEOUT)//")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "holds_http_limits"),
+        &["a header at a time was still connected after 15s"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_workers_than_the_bound_are_caught() {
+    let yours = Yours::of("08-production", "more-workers", "Dockerfile", |text| {
+        text.replace("EXPOSE 8080\n", "EXPOSE 8080\nENV PING_WORKERS=4\n")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "bounds_its_threads"),
+        &["the service runs 5 threads, more than 4", "PING_WORKERS"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_setuid_binary_is_named() {
+    let yours = Yours::of("08-production", "setuid", "Dockerfile", |text| {
+        text.replace("\nFROM scratch\n", "RUN chmod u+s /ping\n\nFROM scratch\n")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(&failure_of(&report, "no_setuid_files"), &["/ping"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_label_is_named() {
     let yours = Yours::of("08-production", "no-source-label", "Dockerfile", |text| {

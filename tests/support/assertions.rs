@@ -12,6 +12,7 @@ use super::results::{Results, human_size};
 use super::running::{Running, request};
 use super::step::{SizeCheck, Step};
 use super::tool::COMPARE;
+use testcontainers::ImageExt;
 
 impl Step {
     /// A step's whole test: its image passes every check in its step.toml, its size is
@@ -119,6 +120,35 @@ impl Contender {
             self.tag,
             human_size(size),
             drift * 100.0
+        );
+    }
+}
+
+/// The hardening read-back is not vacuous: for a container of `image` started with the
+/// flags and one without, it reads what the flags change. Docker records the flags, and
+/// the kernel shows no new privileges; run as root (`--user 0:0`), the capabilities the
+/// plain container keeps and the locked-down one drops.
+pub async fn assert_the_kernel_confirms_the_flags(image: &Image) {
+    use super::running::{Hardening, hardened};
+    let as_root = || request(&image.tag).with_user("0:0");
+    for (what, request, locked) in [
+        ("without the flags", as_root(), false),
+        ("with the flags", hardened(as_root()), true),
+    ] {
+        let running = Running::try_start(request).await.must();
+        let kernel = running.kernel_status().await.must();
+        let recorded = running.recorded_hardening().await.must();
+        println!("{what}, as root: {kernel:?}; Docker recorded {recorded:?}");
+        assert_eq!(
+            recorded == Hardening::production(),
+            locked,
+            "{what}: {recorded:?}"
+        );
+        assert_eq!(kernel.no_new_privs == 1, locked, "{what}: {kernel:?}");
+        assert_eq!(kernel.no_capabilities(), locked, "{what}: {kernel:?}");
+        assert_eq!(
+            kernel.seccomp, 2,
+            "{what}: Docker's default seccomp profile"
         );
     }
 }

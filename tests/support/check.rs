@@ -77,6 +77,10 @@ checks! {
         "Docker reports the container `healthy`",
     StopsGracefully = "stops_gracefully":
         "`docker stop` answers the request in flight and exits with code 0 within 2 s",
+    BoundsItsThreads = "bounds_its_threads":
+        "at most 4 threads whatever the host, and healthy under `--pids-limit 8`",
+    HoldsHttpLimits = "holds_http_limits":
+        "HTTP limits hold: a slow client cut off within 5 s, 2,000 idle connections, 431 for heads too big, 400 for a conflicting `Content-Length`",
 }
 
 impl std::str::FromStr for Check {

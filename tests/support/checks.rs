@@ -1,7 +1,7 @@
 //! Every check, in one place: `Check::run` is the one dispatcher (the names and what
 //! each proves are in check.rs), and the checks themselves live in this folder by
 //! what they read: the image's files, its config, its build log, its size, a running
-//! container, a build for another platform, what the image says it is built from.
+//! container (and the HTTP limits it holds), a build for another platform, what the image says it is built from.
 //!
 //! A step lists its checks in its `step.toml` (`checks`, and `new`: the ones the
 //! previous step must fail); its test, `cargo workshop check` and the book all read
@@ -11,6 +11,7 @@ mod build_log;
 mod config;
 mod container;
 mod contents;
+mod http_limits;
 mod platform;
 mod size;
 mod supply_chain;
@@ -62,6 +63,8 @@ impl Check {
             Check::ServesLockedDown => container::serves_locked_down(image).await,
             Check::BecomesHealthy => container::becomes_healthy(image).await,
             Check::StopsGracefully => container::stops_gracefully(image).await,
+            Check::BoundsItsThreads => container::bounds_its_threads(image).await,
+            Check::HoldsHttpLimits => http_limits::holds_http_limits(image).await,
         }
     }
 }

@@ -9,6 +9,10 @@ use testcontainers::bollard;
 
 use super::error::{Error, Result, harness};
 
+/// The image the harness runs its helpers in (reading a container's /proc, the Docker
+/// VM's free space): a workshop base image, so no registry is needed.
+pub const HELPER_IMAGE: &str = "debian:trixie-slim";
+
 /// `docker ARGS...` with BuildKit on; a non-zero exit is returned to the caller.
 /// An error only when `docker` cannot be started at all.
 pub fn run(args: &[&str]) -> Output {

@@ -143,7 +143,7 @@ impl Doctor {
             available_kb(&root)
         } else {
             self.docker(
-                &["run", "--rm", "debian:trixie-slim", "df", "-Pk", "/"],
+                &["run", "--rm", docker::HELPER_IMAGE, "df", "-Pk", "/"],
                 Duration::from_secs(60),
             )
             .ok()

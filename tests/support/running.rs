@@ -88,6 +88,9 @@ impl Running {
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
+            // No idle connection kept open: what a check reads of the service's sockets
+            // is then its own connection, and a stop finds no idle client.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|error| Error::Harness(format!("an HTTP client: {error}")))?;
         let mut running = Running {
@@ -321,10 +324,35 @@ impl Hardening {
     }
 }
 
-/// The request with HARDENED_FLAGS applied (tests/layout.rs proves `Hardening` reads
-/// every one of them).
+impl Hardening {
+    /// HARDENED_FLAGS, read (tests/layout.rs proves `Hardening` reads every one of them).
+    pub fn production() -> Hardening {
+        Hardening::of(HARDENED_FLAGS).must()
+    }
+
+    /// What Docker recorded for a container (`docker inspect`'s HostConfig), in the same
+    /// terms: it must equal what the flags asked for.
+    fn recorded(host_config: &testcontainers::bollard::models::HostConfig) -> Hardening {
+        Hardening {
+            read_only: host_config.readonly_rootfs.unwrap_or(false),
+            cap_drop: host_config.cap_drop.clone().unwrap_or_default(),
+            security_opt: host_config.security_opt.clone().unwrap_or_default(),
+            pids_limit: host_config.pids_limit.filter(|&pids| pids > 0),
+            memory_bytes: host_config.memory.filter(|&bytes| bytes > 0),
+        }
+    }
+}
+
+/// The request with HARDENED_FLAGS applied.
 pub fn hardened(request: ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage> {
-    let hardening = Hardening::of(HARDENED_FLAGS).must();
+    hardened_as(request, Hardening::production())
+}
+
+/// The request with `hardening` applied: HARDENED_FLAGS with one limit changed, say.
+pub fn hardened_as(
+    request: ContainerRequest<GenericImage>,
+    hardening: Hardening,
+) -> ContainerRequest<GenericImage> {
     let mut request = request.with_readonly_rootfs(hardening.read_only);
     for capability in &hardening.cap_drop {
         request = request.with_cap_drop(capability);
@@ -337,6 +365,79 @@ pub fn hardened(request: ContainerRequest<GenericImage>) -> ContainerRequest<Gen
         host_config.pids_limit = pids;
         host_config.memory = memory;
     })
+}
+
+/// The lines of a process's `/proc/PID/status` that say what it may do.
+#[derive(Debug, PartialEq)]
+pub struct KernelStatus {
+    pub threads: u64,
+    /// 1: no execve can gain privileges (setuid bits and file capabilities are ignored).
+    pub no_new_privs: u8,
+    /// The capabilities in effect, a hexadecimal mask: all zeros is none.
+    pub cap_eff: String,
+    /// 0 off, 1 strict, 2 a seccomp filter (Docker's default profile).
+    pub seccomp: u8,
+}
+
+impl KernelStatus {
+    pub fn parse(status: &str) -> Result<KernelStatus> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+                .ok_or_else(|| Error::Harness(format!("/proc/1/status has no {name}:\n{status}")))
+        };
+        let number = |name: &str| -> Result<u64> {
+            let value = field(name)?;
+            value
+                .parse()
+                .map_err(|_| Error::Harness(format!("/proc/1/status: {name} is {value:?}")))
+        };
+        Ok(KernelStatus {
+            threads: number("Threads")?,
+            no_new_privs: number("NoNewPrivs")? as u8,
+            cap_eff: field("CapEff")?.to_string(),
+            seccomp: number("Seccomp")? as u8,
+        })
+    }
+
+    /// No capability in effect.
+    pub fn no_capabilities(&self) -> bool {
+        self.cap_eff.chars().all(|digit| digit == '0')
+    }
+}
+
+/// A TCP socket of the service, from `/proc/net/tcp`.
+#[derive(Debug, PartialEq)]
+pub struct Socket {
+    /// The listening socket (its queue: connections not accepted yet), or a connection
+    /// (its queue: bytes received and not read yet).
+    pub listening: bool,
+    pub unread: u64,
+}
+
+impl Socket {
+    /// The listening socket and the established connections on local `port`.
+    pub fn parse(tables: &str, port: u16) -> Vec<Socket> {
+        let port = format!(":{port:04X}");
+        tables
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (local, state, queues) = (fields.get(1)?, fields.get(3)?, fields.get(4)?);
+                let listening = match *state {
+                    "0A" => true,
+                    "01" => false,
+                    _ => return None,
+                };
+                let unread = u64::from_str_radix(queues.split_once(':')?.1, 16).ok()?;
+                local
+                    .ends_with(&port)
+                    .then_some(Socket { listening, unread })
+            })
+            .collect()
+    }
 }
 
 /// What `docker stop` did: how long it took and how the container exited.
@@ -403,13 +504,80 @@ impl Running {
             })
     }
 
-    /// The container's state, typed.
-    async fn state(&self) -> Result<testcontainers::bollard::models::ContainerState> {
-        let inspected = docker::api()?
+    /// What Docker recorded of the hardening flags the container was started with.
+    pub async fn recorded_hardening(&self) -> Result<Hardening> {
+        let inspected = self.inspect().await?;
+        Ok(Hardening::recorded(
+            &inspected.host_config.unwrap_or_default(),
+        ))
+    }
+
+    /// What the kernel applied to the service process (PID 1 in the container), from its
+    /// `/proc/1/status`. Read from a container that shares the service's process namespace
+    /// (`docker run --pid container:ID`): scratch has no `cat`, and on Docker Desktop the
+    /// host's /proc is not the one the containers run in.
+    pub async fn kernel_status(&self) -> Result<KernelStatus> {
+        let status = self.read_inside("--pid", "/proc/1/status").await?;
+        KernelStatus::parse(&status)
+    }
+
+    /// The service's TCP sockets on PORT, from the container's network namespace
+    /// (`/proc/net/tcp` read by a helper that joins it).
+    pub async fn sockets(&self) -> Result<Vec<Socket>> {
+        let tables = self.read_inside("--network", "/proc/net/tcp").await?
+            + &self.read_inside("--network", "/proc/net/tcp6").await?;
+        Ok(Socket::parse(&tables, PORT))
+    }
+
+    /// Waits until the service has accepted every connection made to it and read every
+    /// byte sent on them, with one connection at least open: an event, not a pause.
+    pub async fn wait_until_everything_sent_is_read(&self, within: Duration) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let sockets = self.sockets().await?;
+            let open = sockets.iter().any(|socket| !socket.listening);
+            if open && sockets.iter().all(|socket| socket.unread == 0) {
+                return Ok(());
+            }
+            if started.elapsed() > within {
+                return Err(Error::Harness(format!(
+                    "after {within:?} the service has still not read what was sent: {sockets:?}"
+                )));
+            }
+        }
+    }
+
+    /// `cat FILE` in a helper container sharing this one's `namespace` (`--pid`, `--network`).
+    async fn read_inside(&self, namespace: &str, file: &str) -> Result<String> {
+        let args: Vec<String> = [
+            "run",
+            "--rm",
+            namespace,
+            &format!("container:{}", self.id()),
+            docker::HELPER_IMAGE,
+            "cat",
+            file,
+        ]
+        .map(String::from)
+        .to_vec();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            docker::ok(&args)
+        })
+        .await
+        .map_err(|error| Error::Harness(format!("reading {file}: {error}")))?
+    }
+
+    async fn inspect(&self) -> Result<testcontainers::bollard::models::ContainerInspectResponse> {
+        docker::api()?
             .inspect_container(self.id(), None)
             .await
-            .map_err(|error| Error::Harness(format!("docker inspect {}: {error}", self.id())))?;
-        Ok(inspected.state.unwrap_or_default())
+            .map_err(|error| Error::Harness(format!("docker inspect {}: {error}", self.id())))
+    }
+
+    /// The container's state, typed.
+    pub async fn state(&self) -> Result<testcontainers::bollard::models::ContainerState> {
+        Ok(self.inspect().await?.state.unwrap_or_default())
     }
 
     pub async fn try_wait_healthy(&self, within: Duration) -> Result<Duration> {
@@ -494,7 +662,9 @@ impl Running {
 
     /// Sends half a request, runs `docker stop`, finishes the request, and returns the
     /// answer to it with what the stop did. A graceful server answers it before exiting.
-    pub async fn stop_with_a_request_in_flight(&self) -> Result<(String, Stopped)> {
+    /// Ordered by events, not pauses: the rest of the request is sent only once the
+    /// service has read the first half and has said that SIGTERM arrived.
+    pub async fn stop_with_a_request_in_flight(&self) -> Result<InFlightStop> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.url.trim_start_matches("http://").to_string();
         let failed =
@@ -506,21 +676,56 @@ impl Running {
             .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n")
             .await
             .map_err(failed)?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.wait_until_everything_sent_is_read(Duration::from_secs(10))
+            .await?;
 
         let stop = self.stop();
         let finish = async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let signalled = self
+                .wait_for_log_line(STOPPING, Duration::from_secs(5))
+                .await;
             let _ = stream.write_all(b"Connection: close\r\n\r\n").await;
             let mut answer = String::new();
             let _ =
                 tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
                     .await;
-            answer
+            (signalled, answer)
         };
-        let (stopped, answer) = tokio::join!(stop, finish);
-        Ok((answer, stopped?))
+        let (stopped, (signalled, answer)) = tokio::join!(stop, finish);
+        Ok(InFlightStop {
+            signalled,
+            answer,
+            stopped: stopped?,
+        })
     }
+
+    /// Waits until the container has printed a line starting with `line`: whether it did.
+    async fn wait_for_log_line(&self, line: &str, within: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            let logs = docker::run(&["logs", self.id()]);
+            if String::from_utf8_lossy(&logs.stdout)
+                .lines()
+                .any(|printed| printed.starts_with(line))
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+/// What the service prints when SIGTERM (or SIGINT) arrives: src/main.rs.
+pub const STOPPING: &str = "ping: stopping";
+
+/// A `docker stop` with a request in flight: whether the service said SIGTERM arrived,
+/// the answer the request got, and how the container stopped.
+#[derive(Debug)]
+pub struct InFlightStop {
+    pub signalled: bool,
+    pub answer: String,
+    pub stopped: Stopped,
 }
 
 /// What `docker stats` shows as a container's memory use: the usage without the page

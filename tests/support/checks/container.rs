@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::super::error::{Result, found};
+use super::super::error::{Error, Result, found};
 use super::super::image::Image;
-use super::super::running::{self, Running};
+use super::super::running::{self, Hardening, InFlightStop, Running, STOPPING};
 use super::Passed;
 
 /// Starts the image and asks for PONG. Explains the classic ways a container never
@@ -15,7 +15,7 @@ pub async fn answers_pong(image: &Image) -> Result<Running> {
 }
 
 /// Starts the image with the hardened `docker run` flags the book shows for production.
-async fn start_locked_down(image: &Image) -> Result<Running> {
+pub(super) async fn start_locked_down(image: &Image) -> Result<Running> {
     start_checked(image, running::hardened(running::request(&image.tag))).await
 }
 
@@ -74,7 +74,56 @@ pub async fn serves_locked_down(image: &Image) -> Result<Passed> {
             "set USER to the numeric uid:gid the service runs as",
         );
     }
-    Ok(Some(format!("as uid {uid}, gid {gid}")))
+    let asked = Hardening::production();
+    let recorded = running.recorded_hardening().await?;
+    if recorded != asked {
+        return Err(Error::Harness(format!(
+            "Docker recorded {recorded:?} for the container, but the flags asked for {asked:?}"
+        )));
+    }
+    let kernel = running.kernel_status().await?;
+    if kernel.no_new_privs != 1 || !kernel.no_capabilities() || kernel.seccomp != 2 {
+        return found(
+            format!(
+                "the kernel runs the service with NoNewPrivs {}, CapEff {}, Seccomp {}; \
+                 locked down is NoNewPrivs 1, CapEff 0, Seccomp 2",
+                kernel.no_new_privs, kernel.cap_eff, kernel.seccomp
+            ),
+            "are the flags --cap-drop ALL and --security-opt no-new-privileges given, and does \
+             Docker run with its default seccomp profile (`docker info` lists seccomp)?",
+        );
+    }
+    Ok(Some(format!(
+        "as uid {uid}, gid {gid}; NoNewPrivs 1, CapEff 0, Seccomp 2"
+    )))
+}
+
+/// The service's thread bound (src/main.rs): the main thread, two workers, one thread
+/// of the blocking pool.
+pub const MAX_THREADS: u64 = 4;
+/// The pids limit `bounds_its_threads` runs under: far below the 65 threads tokio's
+/// default (a worker per CPU) would start on a 64-CPU host.
+pub const FEW_PIDS: i64 = 8;
+
+pub async fn bounds_its_threads(image: &Image) -> Result<Passed> {
+    let hardening = Hardening {
+        pids_limit: Some(FEW_PIDS),
+        ..Hardening::production()
+    };
+    let request = running::hardened_as(running::request(&image.tag), hardening);
+    let running = start_checked(image, request).await?;
+    let threads = running.kernel_status().await?.threads;
+    if threads > MAX_THREADS {
+        return found(
+            format!("the service runs {threads} threads, more than {MAX_THREADS}"),
+            "tokio starts a worker per CPU unless told otherwise: does the environment set \
+             PING_WORKERS, or does the runtime ignore the bound?",
+        );
+    }
+    running.try_wait_healthy(Duration::from_secs(30)).await?;
+    Ok(Some(format!(
+        "{threads} threads; healthy under --pids-limit {FEW_PIDS}"
+    )))
 }
 
 pub async fn becomes_healthy(image: &Image) -> Result<Passed> {
@@ -99,22 +148,32 @@ pub async fn becomes_healthy(image: &Image) -> Result<Passed> {
 
 pub async fn stops_gracefully(image: &Image) -> Result<Passed> {
     let running = start_locked_down(image).await?;
-    let (answer, stopped) = running.stop_with_a_request_in_flight().await?;
+    let InFlightStop {
+        signalled,
+        answer,
+        stopped,
+    } = running.stop_with_a_request_in_flight().await?;
     let took = format!("{:.2} s", stopped.took.as_secs_f64());
+    let how = format!("`docker stop` took {took}, exit code {}", stopped.exit_code);
+    if !signalled {
+        return found(
+            format!(
+                "the service never printed {STOPPING:?} after `docker stop` sent SIGTERM ({how})"
+            ),
+            "docker stop sends SIGTERM to PID 1, and a PID 1 without a handler ignores it: is the \
+             binary PID 1 (exec form), and does the service install its SIGTERM handler?",
+        );
+    }
     if !(answer.starts_with("HTTP/1.1 200") && answer.ends_with("PONG")) {
         return found(
-            format!("the request in flight during `docker stop` got {answer:?}"),
+            format!("the request in flight when SIGTERM arrived got {answer:?} ({how})"),
             "a graceful server finishes the requests it has before it exits",
         );
     }
     if stopped.exit_code != 0 || stopped.took > Duration::from_secs(2) {
         return found(
-            format!(
-                "`docker stop` took {took} and the exit code was {}",
-                stopped.exit_code
-            ),
-            "docker stop sends SIGTERM to PID 1 and kills after 10 s: is the binary PID 1 \
-             (exec form), and does it stop on SIGTERM?",
+            how,
+            "after SIGTERM the service should finish its requests and exit 0 at once",
         );
     }
     Ok(Some(format!("{took}, exit code 0, request answered")))
