@@ -13,24 +13,24 @@ use salvo::prelude::*;
 const DEFAULT_PORT: u16 = 8080;
 
 // ANCHOR: limits
-/// Worker threads when `PING_WORKERS` is unset: two, or one when the container gets one
-/// CPU. tokio's default, one per CPU the host has, needs 65 threads on a 64-CPU host:
-/// more than `--pids-limit 64` allows, and the runtime aborts at start.
+/// Worker threads when PING_WORKERS is unset: two, or one on one CPU. tokio's
+/// default, a worker per CPU of the host, needs 65 threads on 64 CPUs: more
+/// than `--pids-limit 64` allows, and the runtime aborts at start.
 const MAX_DEFAULT_WORKERS: usize = 2;
-/// The most `PING_WORKERS` may ask for.
+/// The most PING_WORKERS may ask for.
 const MAX_WORKERS: usize = 16;
-/// A client has this long to send a request head: slowloris is cut off after it, and so
-/// is a connection that sends nothing, or nothing more after its last answer (the idle
-/// keep-alive timeout is this one too).
+/// A client has this long to send a request head. Slowloris is cut off after
+/// it, and so is a connection that sends nothing, or nothing more after its
+/// last answer: this is the idle keep-alive timeout too.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections served at once; more wait in the kernel's listen queue. An idle
-/// connection costs about 15 KiB (hyper's 8 KiB read and write buffers), one holding an
-/// unfinished 8 KiB head about 20 KiB: 2,048 of those, 41 MiB, fit `--memory 64m`.
+/// Connections served at once; more wait in the kernel's listen queue. One
+/// costs about 15 KiB idle (hyper's 8 KiB read and write buffers), 20 KiB
+/// with an unfinished 8 KiB head: 2,048 of those fit in `--memory 64m`.
 const MAX_CONNECTIONS: usize = 2048;
-/// The request line and headers together: a longer head is refused with 431. 8 KiB is
-/// hyper's smallest limit and its first read buffer: a head never makes the buffer grow.
+/// The request line and headers together: a longer head gets 431. 8 KiB is
+/// hyper's smallest limit and its first read buffer: no head makes it grow.
 const HEAD_LIMIT: usize = 8 * 1024;
-/// Headers in one request (hyper's default, stated): the 101st is refused with 431.
+/// Headers in one request (hyper's default, stated): 101 get 431.
 const MAX_HEADERS: usize = 100;
 // ANCHOR_END: limits
 
@@ -40,8 +40,8 @@ async fn ping() -> &'static str {
     "PONG"
 }
 
-/// The routes: salvo answers 404 for other paths, 405 for other methods. HEAD is
-/// GET without the body (hyper drops it): probes and `curl -I` get 200.
+/// The routes: salvo answers 404 for other paths, 405 for other methods.
+/// HEAD is GET without the body (hyper drops it): `curl -I` gets 200.
 fn router() -> Router {
     Router::new().push(Router::with_path("ping").get(ping).head(ping))
 }
@@ -98,8 +98,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the server on a runtime of `workers` threads and one blocking-pool thread: the
-/// process has at most `workers + 2` threads, whatever the host.
+// ANCHOR: runtime
+/// Runs the server on `workers` threads and at most one blocking-pool thread:
+/// with the main thread, `workers + 2` at most, whatever the host.
 fn serve(port: u16, workers: usize) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -114,6 +115,7 @@ fn serve(port: u16, workers: usize) -> ExitCode {
         }
     }
 }
+// ANCHOR_END: runtime
 
 async fn listen_and_serve(port: u16) -> ExitCode {
     // 0.0.0.0, not 127.0.0.1: a container's loopback is unreachable from outside it.

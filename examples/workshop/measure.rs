@@ -7,10 +7,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::build::Change;
+use crate::support::checks;
 use crate::support::error::{Error, Result};
 use crate::support::load::{self, Cpus, WRK_CONNECTIONS, WRK_THREADS, median};
-use crate::support::results::{PlatformResult, Results, StepResult};
-use crate::support::running::{self, Running};
+use crate::support::results::{LimitsResult, PlatformResult, Results, StepResult};
+use crate::support::running::{self, Hardening, Running};
 use crate::support::tool::MEASURE;
 use crate::support::{Files, Step, StepNumber, docker, rust_image};
 
@@ -27,6 +28,10 @@ pub struct Options {
     /// Sizes and counts only: no cold builds, starts or load.
     #[arg(long)]
     pub quick: bool,
+    /// Everything but the cold builds and rebuilds, whose times are kept from the run
+    /// before: the build cache is not pruned, so the tests stay warm.
+    #[arg(long, conflicts_with = "quick")]
+    pub skip_builds: bool,
     /// Only these steps, e.g. --steps 01,06 (default: all).
     #[arg(long, value_delimiter = ',', value_parser = crate::step_number)]
     pub steps: Vec<StepNumber>,
@@ -79,7 +84,13 @@ pub fn run(options: &Options) -> Result<()> {
     let mut results = Results::load()?.unwrap_or_default();
     for (index, step) in steps.iter().enumerate() {
         let say = |phase: &str| progress.say(index, &step.slug, phase);
-        let result = measure_step(step, options, &runtime, say)?;
+        let mut result = measure_step(step, options, &runtime, say)?;
+        if let (true, Some(before)) = (options.skip_builds, results.step(&step.slug)) {
+            result.cold_build_s = before.cold_build_s;
+            result.rebuild_s = before.rebuild_s;
+            result.rebuild_manifest_s = before.rebuild_manifest_s;
+            result.platforms = before.platforms.clone();
+        }
         results.steps.retain(|known| known.slug != step.slug);
         results.steps.push(result);
     }
@@ -108,7 +119,7 @@ fn measure_step(
         slug: step.slug.clone(),
         ..StepResult::default()
     };
-    if !options.quick {
+    if !options.quick && !options.skip_builds {
         say("cold build (build cache pruned)");
         let _ = docker::run(&["builder", "prune", "--all", "--force"]);
         let started = Instant::now();
@@ -167,6 +178,10 @@ fn measure_step(
             "load (wrk): {LOAD_ROUNDS} rounds of {LOAD_SECONDS} s"
         ));
         runtime.block_on(measure_load(&image.tag, &mut result))?;
+        if step.facts.hardened {
+            say("locked down: threads, a slow client, 2,000 connections");
+            result.limits = Some(runtime.block_on(measure_limits(&image.tag))?);
+        }
     }
     Ok(result)
 }
@@ -177,6 +192,11 @@ fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<
         (
             format!("{MEASURE} --quick"),
             "quick: sizes and counts".into(),
+        )
+    } else if options.skip_builds {
+        (
+            format!("{MEASURE} --skip-builds"),
+            "full, but build times kept from the run before".into(),
         )
     } else {
         (MEASURE.to_string(), "full".into())
@@ -290,6 +310,18 @@ async fn measure_load(tag: &str, result: &mut StepResult) -> Result<()> {
     result.p50_ms = Some(load.p50_ms);
     result.p99_ms = Some(load.p99_ms);
     Ok(())
+}
+
+/// The service under its limits, started with the hardened flags: its threads and what
+/// the `holds_http_limits` check's own code measures.
+async fn measure_limits(tag: &str) -> Result<LimitsResult> {
+    let container = Running::try_start(running::hardened(running::request(tag))).await?;
+    let threads = container.kernel_status().await?.threads;
+    Ok(LimitsResult {
+        threads,
+        memory_limit_bytes: Hardening::production().memory_bytes,
+        ..checks::try_limits(&container).await?
+    })
 }
 
 /// How `measure` loads a step, for the results: the generator and where it ran.

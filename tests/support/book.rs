@@ -474,6 +474,27 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
              compressed."
         );
     }
+    if let Some(limits) = &measured.limits {
+        let mib = |kb: Option<u64>| or_dash(kb, |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
+        let _ = writeln!(
+            out,
+            "\nLocked down (the flags under *Build it, run it*): the service ran {} threads. A \
+             client sending its request head a header every half second was cut off after {:.1} s. \
+             The container used {} of its {} with no connection, {} with {n} idle connections, \
+             and {} with {n} connections each holding an unfinished 8 KiB head; `/ping` answered \
+             throughout.",
+            limits.threads,
+            limits.slow_client_cut_s,
+            mib(limits.without_kb),
+            or_dash(limits.memory_limit_bytes, |bytes| format!(
+                "{} MiB",
+                bytes / (1024 * 1024)
+            )),
+            mib(limits.idle_kb),
+            mib(limits.unfinished_heads_kb),
+            n = unbroken(&thousands(limits.connections as u64)),
+        );
+    }
     for other in &measured.platforms {
         let _ = writeln!(
             out,
@@ -487,6 +508,19 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
+    out
+}
+
+/// 2000 as 2,000.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
     out
 }
 

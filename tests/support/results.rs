@@ -69,6 +69,28 @@ pub struct StepResult {
     /// The same Dockerfile built for other platforms (step.toml's `platforms`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformResult>,
+    /// A hardened step's service under its limits, locked down (the `holds_http_limits`
+    /// check's own code, measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsResult>,
+}
+
+/// The service under its limits, in a container started with the hardened flags.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct LimitsResult {
+    /// The process's threads, from `/proc/1/status`.
+    pub threads: u64,
+    /// A client sending its request head a header every half second: closed after this.
+    pub slow_client_cut_s: f64,
+    /// How many connections were held at once, in each of the two cases below.
+    pub connections: usize,
+    /// The container's memory with none of them, with them sending nothing, and with each
+    /// holding an unfinished head as long as the limit allows (kB, cgroup).
+    pub without_kb: Option<u64>,
+    pub idle_kb: Option<u64>,
+    pub unfinished_heads_kb: Option<u64>,
+    /// The memory limit they ran under (`--memory`), bytes.
+    pub memory_limit_bytes: Option<i64>,
 }
 
 /// One step's image for another platform.

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 
 use super::super::error::{Error, Result, found};
 use super::super::image::Image;
+use super::super::results::LimitsResult;
 use super::super::running::Running;
 use super::Passed;
 use super::container::start_locked_down;
@@ -58,9 +59,29 @@ const REFUSED: &[Refused] = &[
 
 pub async fn holds_http_limits(image: &Image) -> Result<Passed> {
     let running = start_locked_down(image).await?;
-    let address = running.url.trim_start_matches("http://").to_string();
-    let mut said = Vec::new();
+    let held = try_limits(&running).await?;
+    let mib = |kb: Option<u64>| kb.map_or("?".into(), |kb| format!("{:.1}", kb as f64 / 1024.0));
+    Ok(Some(format!(
+        "HEAD 200; {}; a slow client cut off after {:.1} s while /ping answered; /ping answered \
+         with {n} idle connections ({} MiB) and with {n} unfinished 8 KiB heads ({} MiB; {} MiB \
+         without them)",
+        REFUSED
+            .iter()
+            .map(|refused| format!("{}: {}", refused.what, refused.status))
+            .collect::<Vec<_>>()
+            .join("; "),
+        held.slow_client_cut_s,
+        mib(held.idle_kb),
+        mib(held.unfinished_heads_kb),
+        mib(held.without_kb),
+        n = held.connections,
+    )))
+}
 
+/// Tries every limit on a running, locked-down container; what it measured on the way.
+/// `threads` and `memory_limit_bytes` are for the caller to fill in.
+pub async fn try_limits(running: &Running) -> Result<LimitsResult> {
+    let address = running.url.trim_start_matches("http://").to_string();
     let head = exchange(
         &address,
         b"HEAD /ping HTTP/1.1\r\nHost: ping\r\nConnection: close\r\n\r\n",
@@ -72,8 +93,6 @@ pub async fn holds_http_limits(image: &Image) -> Result<Passed> {
             "HEAD is GET without the body: does the router answer HEAD on /ping?",
         );
     }
-    said.push("HEAD 200".to_string());
-
     for refused in REFUSED {
         let answer = exchange(&address, &(refused.request)()).await?;
         if status_of(&answer) != Some(refused.status) {
@@ -87,16 +106,20 @@ pub async fn holds_http_limits(image: &Image) -> Result<Passed> {
                 "are the head limits of src/main.rs (HEAD_LIMIT, MAX_HEADERS) applied to the server?",
             );
         }
-        said.push(format!("{}: {}", refused.what, refused.status));
     }
-
-    let cut_after = slow_client_is_cut_off(&running, &address).await?;
-    said.push(format!(
-        "a slow client cut off after {:.1} s while /ping answered",
-        cut_after.as_secs_f64()
-    ));
-    said.push(idle_connections_are_held(&running, &address).await?);
-    Ok(Some(said.join("; ")))
+    let cut_after = slow_client_is_cut_off(running, &address).await?;
+    raise_open_files_limit(IDLE_CONNECTIONS as u64 + 256)?;
+    let without_kb = running.memory().await?.cgroup_kb;
+    let idle_kb = hold_connections(running, &address, &[]).await?;
+    let unfinished_heads_kb = hold_connections(running, &address, &unfinished_head()).await?;
+    Ok(LimitsResult {
+        slow_client_cut_s: cut_after.as_secs_f64(),
+        connections: IDLE_CONNECTIONS,
+        without_kb,
+        idle_kb,
+        unfinished_heads_kb,
+        ..LimitsResult::default()
+    })
 }
 
 /// Sends `request` on a new connection and reads until the service closes it.
@@ -198,37 +221,6 @@ async fn slow_client_is_cut_off(running: &Running, address: &str) -> Result<Dura
     Ok(cut_after)
 }
 
-/// Opens IDLE_CONNECTIONS connections, waits until the service holds them all, then
-/// asks for `/ping`: it must answer, and the container must not have been OOM-killed
-/// under `--memory 64m`. Twice: connections that send nothing, and connections that each
-/// send all but the end of a head as long as the limit allows (the most one can cost).
-async fn idle_connections_are_held(running: &Running, address: &str) -> Result<String> {
-    raise_open_files_limit(IDLE_CONNECTIONS as u64 + 256)?;
-    let idle_kb = running.memory().await?.cgroup_kb;
-    let mut said = Vec::new();
-    for (what, sent) in [
-        ("idle", Vec::new()),
-        ("with an unfinished 8 KiB head each", unfinished_head()),
-    ] {
-        let memory_kb = hold_connections(running, address, &sent).await?;
-        said.push(format!("{IDLE_CONNECTIONS} {what}: {} MiB", mib(memory_kb)));
-        // The service closes them all within HEADER_TIMEOUT: wait for it before the next.
-        let started = Instant::now();
-        while running
-            .sockets()
-            .await?
-            .iter()
-            .any(|socket| !socket.listening)
-            && started.elapsed() < HEADER_TIMEOUT + PATIENCE
-        {}
-    }
-    Ok(format!(
-        "/ping answered with {} (container memory; {} MiB without them)",
-        said.join(", "),
-        mib(idle_kb)
-    ))
-}
-
 /// A request head that stops short of its end, as long as the head limit allows.
 fn unfinished_head() -> Vec<u8> {
     let mut head = b"GET /ping HTTP/1.1
@@ -239,12 +231,10 @@ X-Padding: "
     head
 }
 
-fn mib(kb: Option<u64>) -> String {
-    kb.map_or("?".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
-}
-
-/// Opens IDLE_CONNECTIONS connections, sends `sent` on each, and once the service holds
-/// them all asks for `/ping`: the container's memory then, in kB.
+/// Opens IDLE_CONNECTIONS connections, sends `sent` on each (nothing: idle ones), and
+/// once the service holds them all asks for `/ping`: it must answer, and the container
+/// must not have been OOM-killed under `--memory 64m`. Returns the container's memory
+/// while they were held, in kB, once the service has closed them all again.
 async fn hold_connections(running: &Running, address: &str, sent: &[u8]) -> Result<Option<u64>> {
     let mut held = Vec::with_capacity(IDLE_CONNECTIONS);
     let opening = tokio::time::timeout(PATIENCE, async {
@@ -306,6 +296,16 @@ async fn hold_connections(running: &Running, address: &str, sent: &[u8]) -> Resu
             "only {count} of {IDLE_CONNECTIONS} connections reached the service"
         )));
     }
+    // The service closes them within HEADER_TIMEOUT: wait for it, so the next measurement
+    // starts from none.
+    let started = Instant::now();
+    while running
+        .sockets()
+        .await?
+        .iter()
+        .any(|socket| !socket.listening)
+        && started.elapsed() < HEADER_TIMEOUT + PATIENCE
+    {}
     Ok(memory_kb)
 }
 
