@@ -152,3 +152,37 @@ pub async fn assert_the_kernel_confirms_the_flags(image: &Image) {
         );
     }
 }
+
+impl Step {
+    /// Built twice from nothing (`Step::try_build_from_nothing`), the image holds the
+    /// same service binary, byte for byte. The two images are removed afterwards.
+    pub fn assert_the_binary_is_reproducible(&self) {
+        let mut binaries = Vec::new();
+        for build in 1..=2 {
+            let tag = format!("{}-from-nothing-{build}", self.image);
+            let image = self.try_build_from_nothing(&tag).must();
+            let path = image.service_binary().must().expect("ENTRYPOINT names the binary");
+            let bytes = image.binary_bytes(&path).must().expect("the binary is in the image");
+            println!(
+                "build {build}: {tag} in {:.0} s, {path}: {} bytes",
+                image.build_time.as_secs_f64(),
+                bytes.len()
+            );
+            image.remove();
+            binaries.push(bytes);
+        }
+        let (first, second) = (&binaries[0], &binaries[1]);
+        let differs_at = first.iter().zip(second.iter()).position(|(a, b)| a != b);
+        assert!(
+            first == second,
+            "step {}: two builds from nothing gave different binaries: {} and {} bytes, \
+             first difference at byte {:?}. Something in the build varies: a timestamp, \
+             a path, the order of something hashed",
+            self.slug,
+            first.len(),
+            second.len(),
+            differs_at.or(Some(first.len().min(second.len())))
+        );
+        println!("the same {} bytes both times", first.len());
+    }
+}

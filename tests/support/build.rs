@@ -34,10 +34,45 @@ impl Step {
         self.run_build(dir, None)
     }
 
+    /// The step's image built as if on a new machine, tagged `tag`: BuildKit's cache
+    /// mounts emptied first (cargo's registry and target/ in them) and the build cache
+    /// disabled (`docker build --no-cache`), so every crate is fetched and compiled again.
+    pub fn try_build_from_nothing(&self, tag: &str) -> Result<Image> {
+        docker::ready()?;
+        docker::ok(&[
+            "builder",
+            "prune",
+            "--force",
+            "--filter",
+            "type=exec.cachemount",
+        ])?;
+        let apart = Step {
+            image: tag.to_string(),
+            facts: super::step::Facts {
+                other_images: Vec::new(),
+                ..self.facts.clone()
+            },
+            ..self.clone()
+        };
+        apart.run_build_as(repo_root(), None, |command| {
+            command.replacen("docker build ", "docker build --no-cache ", 1)
+        })
+    }
+
     fn run_build(&self, dir: &Path, platform: Option<&str>) -> Result<Image> {
+        self.run_build_as(dir, platform, |command| command)
+    }
+
+    /// `run_build` with the book's build command passed through `adjust` first.
+    fn run_build_as(
+        &self,
+        dir: &Path,
+        platform: Option<&str>,
+        adjust: impl FnOnce(String) -> String,
+    ) -> Result<Image> {
         docker::ready()?;
         self.ensure_base_images()?;
-        let command_line = self.build_command_for(platform);
+        let command_line = adjust(self.build_command_for(platform));
         let tag = self.image_for(platform);
         let others = if platform.is_none() {
             self.facts.other_images.as_slice()
