@@ -80,7 +80,7 @@ checks! {
     BoundsItsThreads = "bounds_its_threads":
         "at most 4 threads whatever the host, and healthy under `--pids-limit 8`",
     HoldsHttpLimits = "holds_http_limits":
-        "HTTP limits hold: a slow client cut off within 5 s, 2,000 idle connections, 431 for heads too big, 400 for a conflicting `Content-Length`",
+        "HTTP limits hold: a slow client cut off within 5 s, `/ping` answering beside 2,000 idle or half-sent connections, 431 for heads over the limits, 400 for conflicting `Content-Length`",
 }
 
 impl std::str::FromStr for Check {
