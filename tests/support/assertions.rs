@@ -161,8 +161,14 @@ impl Step {
         for build in 1..=2 {
             let tag = format!("{}-from-nothing-{build}", self.image);
             let image = self.try_build_from_nothing(&tag).must();
-            let path = image.service_binary().must().expect("ENTRYPOINT names the binary");
-            let bytes = image.binary_bytes(&path).must().expect("the binary is in the image");
+            let path = image
+                .service_binary()
+                .must()
+                .expect("ENTRYPOINT names the binary");
+            let bytes = image
+                .binary_bytes(&path)
+                .must()
+                .expect("the binary is in the image");
             println!(
                 "build {build}: {tag} in {:.0} s, {path}: {} bytes",
                 image.build_time.as_secs_f64(),
