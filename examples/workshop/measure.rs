@@ -194,10 +194,7 @@ fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<
             "quick: sizes and counts".into(),
         )
     } else if options.skip_builds {
-        (
-            format!("{MEASURE} --skip-builds"),
-            "full, but build times kept from the run before".into(),
-        )
+        (format!("{MEASURE} --skip-builds"), "runtime".into())
     } else {
         (MEASURE.to_string(), "full".into())
     };

@@ -376,8 +376,13 @@ fn provenance(results: &Results) -> String {
                  published port), before wrk replaced it."
             .into(),
     };
+    let builds = if results.mode == "runtime" {
+        " Its build times come from the full run before it."
+    } else {
+        ""
+    };
     format!(
-        "Measured {} on {}, {}, {}, with `{}` ({} mode).{some}{load}",
+        "Measured {} on {}, {}, {}, with `{}` ({} mode).{builds}{some}{load}",
         results.date,
         results.machine,
         results.toolchain,
