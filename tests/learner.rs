@@ -92,6 +92,14 @@ fn failure_of(report: &Report, check: &str) -> String {
     format!("{}\nhint: {}", problem.found(), problem.hint())
 }
 
+/// What a report says when the build failed: every check of the step is named as not run.
+fn none_of_the_checks_ran(slug: &str) -> String {
+    format!(
+        "none of the {} checks ran",
+        Step::get(slug).facts.checks.len()
+    )
+}
+
 fn assert_says(text: &str, wanted: &[&str]) {
     for phrase in wanted {
         assert!(text.contains(phrase), "expected {phrase:?} in:\n{text}");
@@ -116,7 +124,10 @@ async fn a_syntax_error_shows_the_line_and_the_error() {
     assert!(failure.instruction.as_deref().unwrap().starts_with("line "));
     assert_says(
         &report.to_string(),
-        &["✗ the build failed", "none of the 12 checks ran"],
+        &[
+            "✗ the build failed",
+            &none_of_the_checks_ran("08-production"),
+        ],
     );
 }
 
@@ -134,10 +145,12 @@ async fn a_wrong_copy_from_path_names_the_instruction_and_where_to_look() {
         failure.instruction.as_deref(),
         Some("[stage-1 1/1] COPY --from=build /app/target/release/pong /ping")
     );
+    // BuildKit says "not found", or "no such file or directory" when a folder on the
+    // way is missing too: the hint is the same.
     assert_says(
         &failure.report,
         &[
-            "\"/app/target/release/pong\" not found",
+            "/app/target/release",
             "where did that stage's build put the binary?",
             "--- last lines of the build log",
         ],
@@ -572,7 +585,7 @@ fn the_tool_reports_a_broken_dockerfile_and_fails() {
             "Building with `docker build",
             "unknown instruction: FORM",
             "✗ the build failed",
-            "none of the 12 checks ran",
+            &none_of_the_checks_ran("08-production"),
         ],
     );
     // A file outside yours/ is not the learner's progress.
@@ -611,13 +624,21 @@ fn assert_never_says(text: &str, unwanted: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_placeholder_in_a_debian_image_is_not_blamed_on_the_loader() {
-    // Step 05 without the `touch`: cargo keeps the placeholder. Debian has the loader
-    // (/lib64 is a link into /usr), so the report must not send the learner to musl.
+    // Step 05 without the `touch`, on a machine where the source is older than the
+    // placeholder's build (edited, then built): cargo keeps the placeholder. Here the
+    // source's time is set back in the build, since a fresh clone's files are newer than
+    // a dependency layer cached before it. Debian has the loader (/lib64 is a link into
+    // /usr), so the report must not send the learner to musl.
     let yours = Yours::of(
         "05-dependency-cache",
         "placeholder-debian",
         "Dockerfile",
-        |text| text.replace("RUN touch src/main.rs && cargo build", "RUN cargo build"),
+        |text| {
+            text.replace(
+                "RUN touch src/main.rs && cargo build",
+                "RUN touch -d @946684800 src/main.rs && cargo build",
+            )
+        },
     );
     let report = yours.check("05-dependency-cache").await;
     let failure = failure_of(&report, "answers_pong");

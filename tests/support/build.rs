@@ -432,7 +432,9 @@ fn build_hint(instruction: &str, error: &str) -> &'static str {
     if error.contains("parse error") || error.contains("unknown instruction") {
         "Docker could not read the Dockerfile: look at the line the error names (a misspelt \
          instruction, or a line continued without a trailing backslash)"
-    } else if instruction.contains("copy --from") && error.contains("not found") {
+    } else if instruction.contains("copy --from")
+        && (error.contains("not found") || error.contains("no such file or directory"))
+    {
         "the path does not exist in the stage you copy from: where did that stage's build put \
          the binary? (`cargo build --release` writes target/release/ping; with a --target, \
          target/<triple>/release/ping; and what is in a cache mount is gone when its RUN ends: \
