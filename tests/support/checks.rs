@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::image::Image;
 use super::step::Step;
 
-pub use container::{FEW_PIDS, MAX_THREADS, answers_pong};
+pub use container::answers_pong;
 pub use http_limits::try_limits;
 pub use size::{assert_size_matches_the_book, assert_smaller_than};
 

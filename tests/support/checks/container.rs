@@ -100,10 +100,10 @@ pub async fn serves_locked_down(image: &Image) -> Result<Passed> {
 
 /// The service's thread bound (src/main.rs): the main thread, two workers, one thread
 /// of the blocking pool.
-pub const MAX_THREADS: u64 = 4;
+const MAX_THREADS: u64 = 4;
 /// The pids limit `bounds_its_threads` runs under: far below the 65 threads tokio's
 /// default (a worker per CPU) would start on a 64-CPU host.
-pub const FEW_PIDS: i64 = 8;
+const FEW_PIDS: i64 = 8;
 
 pub async fn bounds_its_threads(image: &Image) -> Result<Passed> {
     let hardening = Hardening {
