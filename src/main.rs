@@ -32,6 +32,10 @@ const MAX_CONNECTIONS: usize = 2048;
 const HEAD_LIMIT: usize = 8 * 1024;
 /// Headers in one request (hyper's default, stated): 101 get 431.
 const MAX_HEADERS: usize = 100;
+/// Connections the kernel completes and queues before the service accepts them
+/// (`ss -ltn` shows it). salvo's default, 128, drops the rest of a burst: each
+/// of those clients waits a second to retry. 4,096 is Linux's own default cap.
+const LISTEN_BACKLOG: u32 = 4096;
 // ANCHOR_END: limits
 
 // ANCHOR: router
@@ -120,7 +124,11 @@ fn serve(port: u16, workers: usize) -> ExitCode {
 async fn listen_and_serve(port: u16) -> ExitCode {
     // 0.0.0.0, not 127.0.0.1: a container's loopback is unreachable from outside it.
     let addr = SocketAddr::from(([0, 0, 0, 0], port));
-    let acceptor = match TcpListener::new(addr).try_bind().await {
+    let acceptor = match TcpListener::new(addr)
+        .backlog(LISTEN_BACKLOG)
+        .try_bind()
+        .await
+    {
         Ok(acceptor) => acceptor,
         Err(error) => {
             eprintln!(

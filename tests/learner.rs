@@ -403,6 +403,7 @@ fn doctor_finds_this_machine_ready() {
     let whats: Vec<&str> = doctor.lines.iter().map(|line| line.what.as_str()).collect();
     for wanted in [
         "Docker",
+        "engine",
         "BuildKit",
         "disk space",
         "base image rust:1.95-trixie",
@@ -414,6 +415,8 @@ fn doctor_finds_this_machine_ready() {
         assert!(whats.contains(&wanted), "doctor checks {wanted}: {whats:?}");
     }
     assert_eq!(doctor.failures(), 0, "{doctor}");
+    let engine = &doctor.lines[whats.iter().position(|what| *what == "engine").unwrap()];
+    assert_says(&engine.detail, &["Docker Engine ", "image store"]);
 }
 
 /// The start commands the book shows work as pasted: run in a copy of the steps, they
@@ -862,6 +865,20 @@ async fn a_service_without_its_header_timeout_keeps_a_slow_client() {
     assert_says(
         &failure_of(&report, "holds_http_limits"),
         &["a header at a time was still connected after 15s"],
+    );
+}
+
+/// salvo's default backlog, 128: a burst of new connections overflows the kernel's
+/// queue. Seen whatever the machine's speed: the connections are made to a paused service.
+#[tokio::test(flavor = "multi_thread")]
+async fn salvos_default_listen_backlog_drops_a_burst_of_connections() {
+    let yours = Yours::of("08-production", "default-backlog", "Dockerfile", |text| {
+        with_the_source_edited(text, "/.backlog(LISTEN_BACKLOG)/d")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "holds_http_limits"),
+        &["the kernel queued 129 of a burst of 2000", "LISTEN_BACKLOG"],
     );
 }
 

@@ -125,7 +125,7 @@ impl Contender {
                 if let Some(old) = previous.filter(|old| *old != new) {
                     docker::remove_if_dangling(&old);
                 }
-                docker::image_size(&self.tag)
+                Ok(super::layers::sizes(&self.tag, false)?.unpacked)
             }
         }
     }

@@ -49,13 +49,26 @@ pub fn inspect_image(reference: &str) -> Result<bollard::models::ImageInspect> {
         .ok_or_else(|| Error::Harness(format!("docker image inspect {reference}: no image")))
 }
 
-/// An image's size in bytes, as `docker images` shows it.
-pub fn image_size(reference: &str) -> Result<u64> {
-    let image = inspect_image(reference)?;
-    image
-        .size
-        .and_then(|size| u64::try_from(size).ok())
-        .ok_or_else(|| Error::Harness(format!("Docker reports no size for {reference}")))
+/// Where a container's published ports are reached from here: the engine's host for
+/// an engine over TCP, else this machine's loopback. Never a bridge address: the checks
+/// send their traffic to this machine only (testcontainers would pick the bridge's
+/// gateway wherever a `/.dockerenv` file exists).
+pub fn published_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|host| {
+            let rest = host
+                .strip_prefix("tcp://")
+                .or_else(|| host.strip_prefix("http://"))
+                .or_else(|| host.strip_prefix("https://"))?;
+            let authority = rest.split('/').next()?;
+            let name = match authority.rsplit_once(':') {
+                Some((name, port)) if port.parse::<u16>().is_ok() => name,
+                _ => authority,
+            };
+            Some(name.to_string())
+        })
+        .unwrap_or_else(|| "127.0.0.1".into())
 }
 
 /// Docker's API, for the async code that reads containers back (state, health, processes).
@@ -142,9 +155,9 @@ pub fn reachable(host: Option<&str>) -> Result<Versions, String> {
 /// Whether `docker build` with this client (`client` is its version) uses BuildKit:
 /// how, or what to do.
 pub fn check_buildkit(client: &str) -> Result<String, String> {
-    // Docker CLIs from 23.0 on build with the buildx plugin; without it they fall back
-    // to the legacy builder, which ignores per-Dockerfile .dockerignore files.
-    // Older CLIs have BuildKit built in and use it when DOCKER_BUILDKIT=1.
+    // Docker CLIs from 23.0 on build with the buildx plugin; without it, with
+    // DOCKER_BUILDKIT=1, they stop ("BuildKit is enabled but the buildx component is
+    // missing or broken"). Older CLIs have BuildKit built in and use it when asked.
     let has_buildx = Command::new("docker")
         .args(["buildx", "version"])
         .stdin(Stdio::null())
@@ -161,11 +174,10 @@ pub fn check_buildkit(client: &str) -> Result<String, String> {
         let path = which("docker").map_or("docker".into(), |path| path.display().to_string());
         return Err(format!(
             "`docker` ({path}, client {client}) cannot build with BuildKit: its buildx plugin is \
-             missing, and the legacy builder it falls back to ignores the steps' \
-             Dockerfile.dockerignore files. Install the buildx plugin (package docker-buildx or \
-             docker-buildx-plugin, or a docker-buildx binary in ~/.docker/cli-plugins/), or put a \
-             docker client with built-in BuildKit first on PATH (e.g. Debian's docker.io: \
-             /usr/bin/docker), and rerun."
+             missing, so `docker build` stops (\"BuildKit is enabled but the buildx component is \
+             missing or broken\"). Install the buildx plugin (Debian and Ubuntu: package \
+             docker-buildx or docker-buildx-plugin; elsewhere a docker-buildx binary in \
+             ~/.docker/cli-plugins/) and check with `docker buildx version`, then rerun."
         ));
     }
     Ok(if has_buildx {

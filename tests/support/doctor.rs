@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::layers;
 use super::results::human_size;
 use super::step::{PREPARE, workshop_base_images};
 use super::tool::DOCTOR;
@@ -12,6 +13,12 @@ use super::{docker, rust_image};
 /// Free space the workshop needs where Docker keeps images: step 01 alone is about
 /// 5 GB, the three base images 2.5 GB, and the build cache holds a few more.
 pub const NEEDS_GB: u64 = 20;
+/// The same with the containerd image store, which also keeps every layer compressed.
+pub const NEEDS_GB_CONTAINERD: u64 = 30;
+
+/// The oldest engine that builds every step (BuildKit with `RUN --mount`, and
+/// `--platform` in FROM); the workshop is tested on 28.5.
+pub const MIN_ENGINE: (u32, u32) = (20, 10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -32,6 +39,9 @@ pub struct Line {
 pub struct Doctor {
     /// DOCKER_HOST for every command; None uses the environment's.
     pub docker_host: Option<String>,
+    /// Whether the engine keeps images in the containerd image store, which holds each
+    /// image twice: its compressed layers and their unpacked snapshots.
+    pub containerd_store: bool,
     pub lines: Vec<Line>,
 }
 
@@ -88,6 +98,7 @@ impl Doctor {
     pub fn examine(docker_host: Option<String>) -> Doctor {
         let mut doctor = Doctor {
             docker_host,
+            containerd_store: false,
             lines: Vec::new(),
         };
         let reachable = match docker::reachable(doctor.docker_host.as_deref()) {
@@ -109,6 +120,7 @@ impl Doctor {
         };
         let Some(client) = reachable else {
             for what in [
+                "engine",
                 "BuildKit",
                 "disk space",
                 "base images",
@@ -119,8 +131,17 @@ impl Doctor {
             return doctor;
         };
 
+        doctor.engine();
         match docker::check_buildkit(&client) {
-            Ok(how) => doctor.add(Status::Ok, "BuildKit", how),
+            Ok(how) => doctor.add(
+                Status::Ok,
+                "BuildKit",
+                format!(
+                    "{how}{}; the steps need no `# syntax=` line (it would fetch a Dockerfile \
+                     frontend from Docker Hub, and fail without it)",
+                    doctor.buildkit_version()
+                ),
+            ),
             Err(message) => doctor.add(Status::Fail, "BuildKit", message),
         }
 
@@ -129,6 +150,71 @@ impl Doctor {
         doctor.https_in_a_container(images_ok);
         doctor.arm64_emulation();
         doctor
+    }
+
+    /// The engine's version and its image store; an engine older than the steps need
+    /// is refused with how to upgrade.
+    fn engine(&mut self) {
+        let info = self.docker(
+            &[
+                "info",
+                "--format",
+                "{{.ServerVersion}}|{{.Driver}}|{{json .DriverStatus}}",
+            ],
+            Duration::from_secs(20),
+        );
+        let Ok(info) = info else {
+            self.add(Status::Skipped, "engine", "`docker info` did not answer");
+            return;
+        };
+        let mut parts = info.splitn(3, '|');
+        let (version, driver, status) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        self.containerd_store = status.contains("io.containerd.snapshotter");
+        let store = if self.containerd_store {
+            format!("the containerd image store ({driver} snapshotter)")
+        } else {
+            format!("the classic image store ({driver})")
+        };
+        let numbers: Vec<u32> = version
+            .split(['.', '-', '+'])
+            .take(2)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if numbers.as_slice() < [MIN_ENGINE.0, MIN_ENGINE.1].as_slice() {
+            self.add(
+                Status::Fail,
+                "engine",
+                format!(
+                    "Docker Engine {version} is older than the steps need ({}.{} or newer; the \
+                     workshop is tested on 28.5): update Docker Desktop, or install a current \
+                     Docker Engine with its buildx plugin (https://docs.docker.com/engine/install/)",
+                    MIN_ENGINE.0, MIN_ENGINE.1
+                ),
+            );
+            return;
+        }
+        self.add(
+            Status::Ok,
+            "engine",
+            format!("Docker Engine {version}, with {store}"),
+        );
+    }
+
+    /// ", BuildKit vX" as the default builder reports it, or nothing.
+    fn buildkit_version(&self) -> String {
+        let inspect = self.docker(&["buildx", "inspect"], Duration::from_secs(20));
+        inspect
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("BuildKit version:"))
+                    .map(|version| format!(", BuildKit {}", version.trim()))
+            })
+            .unwrap_or_default()
     }
 
     fn disk_space(&mut self) {
@@ -149,12 +235,21 @@ impl Doctor {
             .ok()
             .and_then(|out| df_available_kb(&out))
         };
+        let (needs, why) = if self.containerd_store {
+            (
+                NEEDS_GB_CONTAINERD,
+                " (the containerd image store keeps each image compressed and unpacked)",
+            )
+        } else {
+            (NEEDS_GB, "")
+        };
         match free_kb {
-            Some(kb) if kb / 1_000_000 >= NEEDS_GB => self.add(
+            Some(kb) if kb / 1_000_000 >= needs => self.add(
                 Status::Ok,
                 "disk space",
                 format!(
-                    "{} GB free where Docker keeps images; the workshop needs about {NEEDS_GB} GB",
+                    "{} GB free where Docker keeps images ({root}); the workshop needs about \
+                     {needs} GB{why}",
                     kb / 1_000_000
                 ),
             ),
@@ -163,7 +258,7 @@ impl Doctor {
                 "disk space",
                 format!(
                     "{} GB free where Docker keeps images ({root}), the workshop needs about \
-                     {NEEDS_GB} GB: free some with `docker system prune` (removes stopped \
+                     {needs} GB{why}: free some with `docker system prune` (removes stopped \
                      containers, unused images and build cache), or give Docker Desktop a larger disk",
                     kb / 1_000_000
                 ),
@@ -220,16 +315,21 @@ impl Doctor {
     fn base_images(&mut self) -> bool {
         let mut all = true;
         for image in workshop_base_images() {
-            let size = self.docker(
-                &["image", "inspect", "--format", "{{.Size}}", &image],
+            let present = self.docker(
+                &["image", "inspect", "--format", "{{.Id}}", &image],
                 Duration::from_secs(20),
             );
-            if let Ok(bytes) = size.as_deref().map(str::parse::<u64>) {
-                let bytes = bytes.unwrap_or(0);
+            if present.is_ok() {
+                // Its unpacked size, read from its layers as every size the workshop shows.
+                let size = layers::sizes_on(self.docker_host.as_deref(), &image, false)
+                    .map_or_else(
+                        |_| "size unknown".into(),
+                        |sizes| human_size(sizes.unpacked),
+                    );
                 self.add(
                     Status::Ok,
                     format!("base image {image}"),
-                    format!("present ({})", human_size(bytes)),
+                    format!("present ({size} unpacked)"),
                 );
                 continue;
             }

@@ -8,6 +8,7 @@ use testcontainers::bollard::models::{ImageConfig, ImageInspect};
 
 use super::error::{Error, Result};
 use super::files::Files;
+use super::layers::{self, Sizes};
 use super::step::Step;
 use super::{MB, docker};
 
@@ -20,12 +21,15 @@ pub struct Image {
     /// How long the build command took.
     pub build_time: Duration,
     pub inspect: ImageInspect,
+    /// Read from the image's layers, the same on every image store.
+    pub sizes: Sizes,
     files: OnceLock<Result<Files>>,
 }
 
 impl Image {
     pub fn of(step: Step, tag: String, build_log: String, build_time: Duration) -> Result<Image> {
         let inspect = docker::inspect_image(&tag)?;
+        let sizes = layers::sizes(&tag, false)?;
         Ok(Image {
             step,
             id: inspect.id.clone().unwrap_or_default(),
@@ -33,15 +37,22 @@ impl Image {
             build_log,
             build_time,
             inspect,
+            sizes,
             files: OnceLock::new(),
         })
     }
 
+    /// The unpacked size: the sum of the layers' uncompressed sizes.
     pub fn size_bytes(&self) -> u64 {
-        self.inspect
-            .size
-            .and_then(|size| u64::try_from(size).ok())
-            .unwrap_or(0)
+        self.sizes.unpacked
+    }
+
+    /// The layers gzip-compressed, as a push sends them (compresses every layer).
+    pub fn compressed_bytes(&self) -> Result<u64> {
+        let sizes = layers::sizes(&self.tag, true)?;
+        sizes
+            .compressed
+            .ok_or_else(|| Error::Harness(format!("no compressed size for {}", self.tag)))
     }
 
     pub fn size_mb(&self) -> f64 {

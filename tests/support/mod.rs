@@ -9,6 +9,7 @@
 //! - `check`      the named checks: each check's name and what it proves
 //! - `docker`     the docker CLI and Docker's typed API
 //! - `files`      the files inside an image
+//! - `layers`     an image's size, read from its layers (the same on every image store)
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)
 //! - `results`    the measurements the book shows (results.json)
@@ -39,6 +40,7 @@ pub mod doctor;
 pub mod error;
 pub mod files;
 pub mod image;
+pub mod layers;
 pub mod learner;
 pub mod load;
 pub mod progress;

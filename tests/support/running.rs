@@ -67,10 +67,7 @@ impl Running {
                 return found(format!("Docker could not start {tag}: {error}"), hint);
             }
         };
-        let host = container
-            .get_host()
-            .await
-            .map_err(|error| Error::Harness(format!("where does {tag} run? {error}")))?;
+        let host = docker::published_host();
         let port = match container.get_host_port_ipv4(PORT).await {
             // The service listens on the host's own port: nothing is published.
             _ if host_network => PORT,
@@ -632,9 +629,10 @@ impl Running {
             .await?
             .first()
             .and_then(|row| row.get(1)?.trim().parse().ok());
+        // One sample: memory needs no second one to compare with (CPU would).
         let options = StatsOptions {
             stream: false,
-            one_shot: false,
+            one_shot: true,
         };
         let mut stats = docker::api()?.stats(self.id(), Some(options));
         let cgroup_kb = match futures::StreamExt::next(&mut stats).await {
@@ -645,6 +643,23 @@ impl Running {
             _ => None,
         };
         Ok(Memory { rss_kb, cgroup_kb })
+    }
+
+    /// `docker pause`: the service's processes are frozen, the kernel still completes
+    /// connections to it and queues them, up to its listen backlog.
+    pub async fn pause(&self) -> Result<()> {
+        docker::api()?
+            .pause_container(self.id())
+            .await
+            .map_err(|error| Error::Harness(format!("docker pause {}: {error}", self.id())))
+    }
+
+    /// `docker unpause`.
+    pub async fn unpause(&self) -> Result<()> {
+        docker::api()?
+            .unpause_container(self.id())
+            .await
+            .map_err(|error| Error::Harness(format!("docker unpause {}: {error}", self.id())))
     }
 
     /// `docker stop`, timed, with the exit code.

@@ -418,7 +418,7 @@ impl Step {
             Budget::OverBase {
                 base, over_base_mb, ..
             } => {
-                let base_size = super::docker::image_size(base)?;
+                let base_size = super::layers::sizes(base, false)?.unpacked;
                 (
                     base_size + (over_base_mb * MB) as u64,
                     format!(
