@@ -178,6 +178,15 @@ async fn a_shell_form_cmd_in_scratch_is_explained_before_docker_fails() {
     );
     // The rest of the report still judges the image: the binary is fine.
     assert_eq!(report.failed(), ["answers_pong"]);
+    // BuildKit's own build check saw the shell form too; the report shows both.
+    assert_says(
+        &report.to_string(),
+        &[
+            "BuildKit's build checks warn",
+            "! JSONArgsRecommended, line ",
+            "JSON arguments recommended for CMD",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -329,6 +338,7 @@ fn progress_shows_each_step_and_what_comes_next() {
                 took: Duration::ZERO,
                 size_bytes: 1,
                 no_ignore_file: false,
+                build_checks: Vec::new(),
             }),
             outcomes: step
                 .facts

@@ -192,3 +192,79 @@ pub fn compiled_crates(log: &str) -> Vec<String> {
     }
     crates
 }
+
+/// A finding of BuildKit's build checks (Dockerfile frontend 1.8 and later), as every
+/// build prints it under "N warnings found": ` - JSONArgsRecommended: JSON arguments
+/// recommended for ENTRYPOINT … (line 12)`. `docker build --check` runs them alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildCheckWarning {
+    pub rule: String,
+    pub message: String,
+    pub line: Option<u32>,
+}
+
+impl BuildCheckWarning {
+    /// The workshop check that goes over the same ground, where there is one.
+    pub fn workshop_check(&self) -> Option<&'static str> {
+        match self.rule.as_str() {
+            "JSONArgsRecommended" => Some("exec_form_entrypoint_and_healthcheck"),
+            _ => None,
+        }
+    }
+}
+
+/// The build-check warnings a build log lists (its colours removed), each once.
+pub fn build_check_warnings(log: &str) -> Vec<BuildCheckWarning> {
+    let mut warnings = Vec::new();
+    let mut listing = false;
+    for line in log.lines().map(without_colours) {
+        let line = line.trim_end();
+        if line.trim_start().starts_with(|c: char| c.is_ascii_digit())
+            && (line.contains(" warning found") || line.contains(" warnings found"))
+        {
+            listing = true;
+            continue;
+        }
+        if !listing {
+            continue;
+        }
+        let Some(item) = line.strip_prefix(" - ") else {
+            listing = false;
+            continue;
+        };
+        let Some((rule, rest)) = item.split_once(": ") else {
+            continue;
+        };
+        let (message, number) = match rest.rsplit_once(" (line ") {
+            Some((message, tail)) => (message, tail.trim_end_matches(')').parse().ok()),
+            None => (rest, None),
+        };
+        let warning = BuildCheckWarning {
+            rule: rule.to_string(),
+            message: message.to_string(),
+            line: number,
+        };
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
+    }
+    warnings
+}
+
+/// A line without its terminal colour codes (`ESC [ … m`).
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -2,8 +2,63 @@
 //! tests/harness.rs.
 
 use crate::support::buildkit::{
-    BuildEcho, build_steps, compiled_crates, failing_instruction, first_error,
+    BuildCheckWarning, BuildEcho, build_check_warnings, build_steps, compiled_crates,
+    failing_instruction, first_error,
 };
+
+/// buildx 0.29 lists the build checks' findings after the build, in colour.
+#[test]
+fn build_check_warnings_are_read_from_a_buildx_log() {
+    let log = "#5 DONE 0.4s\n\n \u{1b}[33m2 warnings found (use docker --debug to expand):\n\
+\u{1b}[0m - FromAsCasing: 'AS' and 'from' keywords' casing do not match (line 1)\n \
+- JSONArgsRecommended: JSON arguments recommended for ENTRYPOINT to prevent unintended behavior \
+related to OS signals (line 3)\n\nWhat's next:\n";
+    let warnings = build_check_warnings(log);
+    assert_eq!(
+        warnings,
+        [
+            BuildCheckWarning {
+                rule: "FromAsCasing".into(),
+                message: "'AS' and 'from' keywords' casing do not match".into(),
+                line: Some(1),
+            },
+            BuildCheckWarning {
+                rule: "JSONArgsRecommended".into(),
+                message: "JSON arguments recommended for ENTRYPOINT to prevent unintended \
+                          behavior related to OS signals"
+                    .into(),
+                line: Some(3),
+            },
+        ]
+    );
+    assert_eq!(
+        warnings[1].workshop_check(),
+        Some("exec_form_entrypoint_and_healthcheck")
+    );
+    assert!(build_check_warnings("#1 DONE 0.1s\n - not a warning: x\n").is_empty());
+}
+
+/// buildx 0.29's failure lines: the instruction and the error are still found.
+#[test]
+fn a_buildx_failure_names_the_instruction_and_the_error() {
+    let log = "#0 building with \"default\" instance using docker driver\n\n\
+#8 [build 5/7] RUN cargo build --profile dist --locked\n\
+#8 3.095 error: cannot update the lock file /app/Cargo.lock because --locked was passed\n\
+#8 ERROR: process \"/bin/sh -c cargo build --profile dist --locked\" did not complete successfully: exit code: 101\n\
+------\n > [build 5/7] RUN cargo build --profile dist --locked:\n\
+3.095 error: cannot update the lock file /app/Cargo.lock because --locked was passed\n------\n\
+ERROR: failed to build: failed to solve: process \"/bin/sh -c cargo build\" did not complete successfully: exit code: 101\n";
+    assert_eq!(
+        failing_instruction(log).as_deref(),
+        Some("[build 5/7] RUN cargo build --profile dist --locked")
+    );
+    assert_eq!(
+        first_error(log).as_deref(),
+        Some(
+            "#8 3.095 error: cannot update the lock file /app/Cargo.lock because --locked was passed"
+        )
+    );
+}
 
 /// BuildKit prints cached steps in any order; the dependency check must not care.
 #[test]

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::buildkit::{BuildCheckWarning, build_check_warnings};
 use super::checks::{self, Outcome};
 use super::error::{BuildFailure, Error, Result, found};
 use super::image::Image;
@@ -132,6 +133,8 @@ pub struct Built {
     pub size_bytes: u64,
     /// The learner's Dockerfile has no Dockerfile.dockerignore next to it.
     pub no_ignore_file: bool,
+    /// What BuildKit's own build checks said of the Dockerfile.
+    pub build_checks: Vec<BuildCheckWarning>,
 }
 
 impl Report {
@@ -159,6 +162,7 @@ impl Report {
                     took: image.build_time,
                     size_bytes: image.size_bytes(),
                     no_ignore_file,
+                    build_checks: build_check_warnings(&image.build_log),
                 };
                 let outcomes = checks::run_all(step, image, &step.facts.checks).await;
                 Report {
@@ -228,6 +232,22 @@ impl std::fmt::Display for Report {
                 "  note: no Dockerfile.dockerignore next to your Dockerfile, so the build context \
                  is the whole repository, target/ included (step 02 shows why that hurts)"
             )?;
+        }
+        if !built.build_checks.is_empty() {
+            writeln!(
+                f,
+                "  BuildKit's build checks warn (`docker build --check` lists them alone):"
+            )?;
+            for warning in &built.build_checks {
+                let line = warning
+                    .line
+                    .map(|n| format!(", line {n}"))
+                    .unwrap_or_default();
+                writeln!(f, "    ! {}{line}: {}", warning.rule, warning.message)?;
+                if let Some(check) = warning.workshop_check() {
+                    writeln!(f, "      the workshop checks it too, and says why: {check}")?;
+                }
+            }
         }
         for Outcome { check, result, .. } in &self.outcomes {
             let says = check.says().replace('`', "");
