@@ -2,8 +2,7 @@
 //! book/src/generated/results.json. Numbers are medians of several runs, and speed
 //! is compared only within one run (ratios), never across machines or days.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::build::Change;
@@ -13,7 +12,7 @@ use crate::support::load::{self, Cpus, WRK_CONNECTIONS, WRK_THREADS, median};
 use crate::support::results::{LimitsResult, PlatformResult, Results, StepResult};
 use crate::support::running::{self, Hardening, Running};
 use crate::support::tool::MEASURE;
-use crate::support::{Files, Step, StepNumber, docker, rust_image};
+use crate::support::{Files, Step, StepNumber, docker, layers, rust_image};
 
 const STARTS: usize = 10;
 /// Rounds of load per image: the book shows the median round and the range of all of them.
@@ -157,12 +156,7 @@ fn measure_step(
     let image = step.try_build()?;
     result.size_bytes = image.size_bytes();
     result.compressed_bytes = compressed_size(&image.tag)?;
-    result.layers = image
-        .inspect
-        .root_fs
-        .as_ref()
-        .and_then(|root| root.layers.as_ref())
-        .map_or(0, Vec::len);
+    result.layers = image.sizes.layers;
     result.files = Files::of_image(&image.tag)?.own().len();
     if let Some(path) = image.service_binary()?
         && let Some(binary) = image.binary_bytes(&path)?
@@ -222,40 +216,13 @@ fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<
     Ok(())
 }
 
-/// Bytes of `docker save` compressed with gzip: roughly what a registry transfers.
+/// The image's layers gzip-compressed, as a push sends them: read from the layers, the
+/// same figure on every image store (tests/support/layers.rs).
 pub(crate) fn compressed_size(tag: &str) -> Result<u64> {
-    let failed = |what: &str, error: std::io::Error| Error::Harness(format!("{what}: {error}"));
-    let mut save = docker::command(&["save", tag])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|error| failed("docker save", error))?;
-    let mut gzip = Command::new("gzip")
-        .args(["-c", "-6"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|error| failed("gzip (install it: it measures compressed sizes)", error))?;
-    let (Some(mut stdout), Some(mut gzip_in), Some(mut gzip_out)) =
-        (save.stdout.take(), gzip.stdin.take(), gzip.stdout.take())
-    else {
-        return Err(Error::Harness("docker save | gzip: no pipes".into()));
-    };
-    let feeder = std::thread::spawn(move || std::io::copy(&mut stdout, &mut gzip_in));
-    let mut counted = 0u64;
-    let mut buffer = [0u8; 1 << 16];
-    loop {
-        let read = gzip_out
-            .read(&mut buffer)
-            .map_err(|error| failed("read gzip's output", error))?;
-        if read == 0 {
-            break;
-        }
-        counted += read as u64;
-    }
-    let _ = feeder.join();
-    let _ = save.wait();
-    let _ = gzip.wait();
-    Ok(counted)
+    let sizes = layers::sizes(tag, true)?;
+    sizes
+        .compressed
+        .ok_or_else(|| Error::Harness(format!("no compressed size for {tag}")))
 }
 
 /// Starts a container of `tag` the harness's one way, and waits for its first PONG.
