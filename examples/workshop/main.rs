@@ -68,6 +68,13 @@ fn step_number(text: &str) -> std::result::Result<StepNumber, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One endpoint for every door, testcontainers included, which reads only DOCKER_HOST:
+    // the current context's, when DOCKER_HOST is unset. Set before any thread starts.
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        let host = docker::endpoint();
+        // SAFETY: no other thread exists yet that could read the environment.
+        unsafe { std::env::set_var("DOCKER_HOST", host) };
+    }
     let done = match cli.command {
         Command::Doctor => doctor(),
         Command::Check { step, file } => check(step, file),

@@ -423,9 +423,10 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
     let previous = previous.and_then(|previous| results.step(&previous.slug).cloned());
     let rows: [(&str, Figure); 11] = [
         ("image size", |s| human_size(s.size_bytes)),
-        ("compressed (its layers gzipped, as a push sends them)", |s| {
-            human_size(s.compressed_bytes)
-        }),
+        (
+            "compressed (its layers gzipped, as a push sends them)",
+            |s| human_size(s.compressed_bytes),
+        ),
         ("layers, files", |s| format!("{}, {}", s.layers, s.files)),
         ("cold build", |s| seconds(s.cold_build_s)),
         ("rebuild after a source-only change", |s| {

@@ -54,8 +54,7 @@ pub fn inspect_image(reference: &str) -> Result<bollard::models::ImageInspect> {
 /// send their traffic to this machine only (testcontainers would pick the bridge's
 /// gateway wherever a `/.dockerenv` file exists).
 pub fn published_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
+    Some(endpoint())
         .and_then(|host| {
             let rest = host
                 .strip_prefix("tcp://")
@@ -71,12 +70,64 @@ pub fn published_host() -> String {
         .unwrap_or_else(|| "127.0.0.1".into())
 }
 
-/// Docker's API, for the async code that reads containers back (state, health, processes).
-pub fn api() -> Result<bollard::Docker> {
-    bollard::Docker::connect_with_defaults()
-        .map_err(|error| Error::Harness(format!("cannot reach Docker's API: {error}")))
+/// The standard socket, where Docker Engine on Linux listens.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// The one Docker endpoint every door uses (the CLI, the typed API, testcontainers),
+/// resolved once: `DOCKER_HOST`, else the current context's (`docker context`, as Docker
+/// Desktop sets it), else the standard socket.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(host) = std::env::var("DOCKER_HOST")
+            && !host.is_empty()
+        {
+            return host;
+        }
+        let context = Command::new("docker")
+            .args([
+                "context",
+                "inspect",
+                "--format",
+                "{{.Endpoints.docker.Host}}",
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        context
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+            .filter(|host| !host.is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.into())
+    })
 }
 
+/// testcontainers finds Docker by `DOCKER_HOST` or the standard socket only: when the
+/// current context points elsewhere, it must be told (the workshop tool tells it).
+pub fn testcontainers_reaches_the_endpoint() -> Result<()> {
+    let host = endpoint();
+    if host == DEFAULT_HOST || std::env::var("DOCKER_HOST").is_ok_and(|set| set == host) {
+        return Ok(());
+    }
+    harness(format!(
+        "the current docker context uses {host}, which the tests' container library does not \
+         read: export DOCKER_HOST={host} (e.g. `export DOCKER_HOST=$(docker context inspect \
+         --format '{{{{.Endpoints.docker.Host}}}}')`) and rerun"
+    ))
+}
+
+/// Docker's API, for the async code that reads containers back (state, health, processes).
+pub fn api() -> Result<bollard::Docker> {
+    bollard::Docker::connect_with_host(endpoint()).map_err(|error| {
+        Error::Harness(format!(
+            "cannot reach Docker's API at {}: {error}",
+            endpoint()
+        ))
+    })
+}
+
+/// `docker ARGS...` at the endpoint, with BuildKit on.
 pub fn command(args: &[&str]) -> Command {
     let mut command = Command::new("docker");
     command.args(args);
@@ -84,10 +135,12 @@ pub fn command(args: &[&str]) -> Command {
     command
 }
 
-/// BuildKit on, with plain progress: the build log is what a learner sees in CI and
-/// what the harness reads to name the failing instruction and the cached steps.
+/// The endpoint, and BuildKit on with plain progress: the build log is what a learner
+/// sees in CI and what the harness reads to name the failing instruction and the cached
+/// steps. (A bash script run so, `build.sh` of step 03, reaches the same engine.)
 pub fn with_buildkit(command: &mut Command) {
     command
+        .env("DOCKER_HOST", endpoint())
         .env("DOCKER_BUILDKIT", "1")
         .env("BUILDKIT_PROGRESS", "plain");
 }
@@ -99,7 +152,8 @@ pub fn ready() -> Result<()> {
     READY
         .get_or_init(|| {
             let versions = reachable(None)?;
-            check_buildkit(&versions.client).map(|_| ())
+            check_buildkit(&versions.client)?;
+            testcontainers_reaches_the_endpoint().map_err(|error| error.to_string())
         })
         .clone()
         .map_err(Error::Harness)
@@ -115,20 +169,15 @@ pub struct Versions {
 /// Whether the engine at `host` (default: DOCKER_HOST, else the standard socket)
 /// answers; what to do when it does not.
 pub fn reachable(host: Option<&str>) -> Result<Versions, String> {
+    let host = host.unwrap_or_else(|| endpoint()).to_string();
     let mut command = Command::new("docker");
-    command.args([
-        "version",
-        "--format",
-        "{{.Client.Version}} {{.Server.Version}}",
-    ]);
-    // Only an explicit host: otherwise the client's own context decides, as for any command.
-    if let Some(host) = host {
-        command.env("DOCKER_HOST", host);
-    }
-    let host = host
-        .map(str::to_string)
-        .or_else(|| std::env::var("DOCKER_HOST").ok())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    command
+        .args([
+            "version",
+            "--format",
+            "{{.Client.Version}} {{.Server.Version}}",
+        ])
+        .env("DOCKER_HOST", &host);
     let version = command.stdin(Stdio::null()).output().map_err(|error| {
         format!(
             "Cannot run the `docker` command ({error}). Install Docker \
