@@ -51,54 +51,85 @@ fn router() -> Router {
 }
 // ANCHOR_END: router
 
+/// A setting from the environment: None when unset; bytes that are not UTF-8 are an
+/// error, not "unset" (a default would hide the typo).
+fn setting(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(raw) => Ok(Some(raw)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            Err(format!("{name} is not text (UTF-8): {raw:?}"))
+        }
+    }
+}
+
 /// The port to listen on: `PORT` from the environment, else 8080.
 fn port() -> Result<u16, String> {
-    match std::env::var("PORT") {
-        Err(_) => Ok(DEFAULT_PORT),
-        Ok(raw) => match raw.trim().parse::<u16>() {
+    let usage = format!("Unset it to use {DEFAULT_PORT}, or set e.g. PORT=8080.");
+    match setting("PORT").map_err(|error| format!("{error}. {usage}"))? {
+        None => Ok(DEFAULT_PORT),
+        Some(raw) => match raw.trim().parse::<u16>() {
             Ok(port) if port != 0 => Ok(port),
             _ => Err(format!(
-                "PORT must be a port number from 1 to 65535, got {raw:?}. \
-                 Unset it to use {DEFAULT_PORT}, or set e.g. PORT=8080."
+                "PORT must be a port number from 1 to 65535, got {raw:?}. {usage}"
             )),
         },
     }
 }
 
-/// Worker threads: `PING_WORKERS` from the environment, else MAX_DEFAULT_WORKERS or the
-/// CPUs the container may use (its cgroup quota, its cpuset), whichever is fewer.
+/// Worker threads: `PING_WORKERS` from the environment, else `default_workers` of the
+/// CPUs the container may use (its cgroup quota, its cpuset).
 fn workers() -> Result<usize, String> {
-    match std::env::var("PING_WORKERS") {
-        Err(_) => {
+    let usage = format!("Unset it for {MAX_DEFAULT_WORKERS} (or 1 on one CPU).");
+    match setting("PING_WORKERS").map_err(|error| format!("{error}. {usage}"))? {
+        None => {
             let cpus = std::thread::available_parallelism().map_or(1, |cpus| cpus.get());
-            Ok(cpus.min(MAX_DEFAULT_WORKERS))
+            Ok(default_workers(cpus))
         }
-        Ok(raw) => match raw.trim().parse::<usize>() {
+        Some(raw) => match raw.trim().parse::<usize>() {
             Ok(workers) if (1..=MAX_WORKERS).contains(&workers) => Ok(workers),
             _ => Err(format!(
-                "PING_WORKERS must be a number from 1 to {MAX_WORKERS}, got {raw:?}. \
-                 Unset it for {MAX_DEFAULT_WORKERS} (or 1 on one CPU)."
+                "PING_WORKERS must be a number from 1 to {MAX_WORKERS}, got {raw:?}. {usage}"
             )),
         },
     }
+}
+
+/// Workers for `cpus` CPUs: one per CPU, at most MAX_DEFAULT_WORKERS.
+fn default_workers(cpus: usize) -> usize {
+    cpus.clamp(1, MAX_DEFAULT_WORKERS)
+}
+
+/// A line on standard output that never panics: a log collector that went away
+/// (a closed pipe) must not turn a graceful stop into an abort.
+fn say(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// The same on standard error.
+fn complain(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn main() -> ExitCode {
-    let settings = port().and_then(|port| Ok((port, workers()?)));
-    let (port, workers) = match settings {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("ping: {message}");
-            return ExitCode::from(2);
-        }
+    let usage_error = |message: String| {
+        complain(format_args!("ping: {message}"));
+        ExitCode::from(2)
+    };
+    let port = match port() {
+        Ok(port) => port,
+        Err(message) => return usage_error(message),
     };
     match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => serve(port, workers),
+        None | Some("serve") => match workers() {
+            Ok(workers) => serve(port, workers),
+            Err(message) => usage_error(message),
+        },
+        // The health check runs no server: PING_WORKERS is not its business.
         Some("healthcheck") => healthcheck(port),
-        Some(other) => {
-            eprintln!("ping: unknown command {other:?}. Usage: ping [serve | healthcheck]");
-            ExitCode::from(2)
-        }
+        Some(other) => usage_error(format!(
+            "unknown command {other:?}. Usage: ping [serve | healthcheck]"
+        )),
     }
 }
 
@@ -114,7 +145,9 @@ fn serve(port: u16, workers: usize) -> ExitCode {
     match runtime {
         Ok(runtime) => runtime.block_on(listen_and_serve(port)),
         Err(error) => {
-            eprintln!("ping: cannot start {workers} worker threads: {error}");
+            complain(format_args!(
+                "ping: cannot start {workers} worker threads: {error}"
+            ));
             ExitCode::FAILURE
         }
     }
@@ -131,9 +164,9 @@ async fn listen_and_serve(port: u16) -> ExitCode {
     {
         Ok(acceptor) => acceptor,
         Err(error) => {
-            eprintln!(
+            complain(format_args!(
                 "ping: cannot listen on {addr}: {error}. Is another process using port {port}?"
-            );
+            ));
             return ExitCode::FAILURE;
         }
     };
@@ -157,15 +190,17 @@ async fn listen_and_serve(port: u16) -> ExitCode {
     let handle = server.handle();
     tokio::spawn(async move {
         stop.await;
-        println!("ping: stopping, finishing the requests in flight");
+        say(format_args!(
+            "ping: stopping, finishing the requests in flight"
+        ));
         // Finish the requests in flight, then return from `serve`.
         handle.stop_graceful(Duration::from_secs(5));
     });
 
     // ANCHOR_END: shutdown
-    println!("ping: listening on http://{addr}");
+    say(format_args!("ping: listening on http://{addr}"));
     server.serve(router()).await;
-    println!("ping: stopped");
+    say(format_args!("ping: stopped"));
     ExitCode::SUCCESS
 }
 
@@ -189,11 +224,15 @@ fn healthcheck(port: u16) -> ExitCode {
     match ask_ping(port) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("ping: unhealthy, /ping did not answer 200 PONG");
+            complain(format_args!(
+                "ping: unhealthy, /ping did not answer 200 PONG"
+            ));
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("ping: unhealthy, cannot reach 127.0.0.1:{port}: {error}");
+            complain(format_args!(
+                "ping: unhealthy, cannot reach 127.0.0.1:{port}: {error}"
+            ));
             ExitCode::FAILURE
         }
     }
@@ -211,4 +250,17 @@ fn ask_ping(port: u16) -> std::io::Result<bool> {
     let response = String::from_utf8_lossy(&response);
     let status_ok = response.starts_with("HTTP/1.1 200 ") || response.starts_with("HTTP/1.0 200 ");
     Ok(status_ok && response.ends_with("\r\n\r\nPONG"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default is bounded whatever the host: tokio's own would be a worker per CPU.
+    #[test]
+    fn default_workers_are_bounded_for_any_cpu_count() {
+        for (cpus, workers) in [(0, 1), (1, 1), (2, 2), (64, 2), (256, 2)] {
+            assert_eq!(default_workers(cpus), workers, "{cpus} CPUs");
+        }
+    }
 }

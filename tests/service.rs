@@ -11,8 +11,8 @@ use assert_cmd::cargo::cargo_bin;
 struct Service {
     child: Child,
     port: u16,
-    /// Kept open: ping prints "stopped" when it ends, and a closed pipe would fail that print.
-    _stdout: BufReader<ChildStdout>,
+    /// Kept open: ping prints "stopped" when it ends (`close_stdout` tries the other case).
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Service {
@@ -38,7 +38,7 @@ impl Service {
                 return Service {
                     child,
                     port,
-                    _stdout: stdout,
+                    stdout: Some(stdout),
                 };
             }
             // No line: ping ended before listening. Only a taken port is worth another try.
@@ -55,6 +55,11 @@ impl Service {
             refused.push(stderr);
         }
         panic!("ping could not listen on 5 free ports: {refused:?}");
+    }
+
+    /// Closes the reading end of ping's stdout, as a log collector that died would.
+    fn close_stdout(&mut self) {
+        self.stdout = None;
     }
 
     fn url(&self, path: &str) -> String {
@@ -330,4 +335,55 @@ fn an_unknown_command_is_refused_with_usage() {
         .stderr(predicates::str::contains(
             "Usage: ping [serve | healthcheck]",
         ));
+}
+
+/// Bytes that are not UTF-8 are a mistake to name, not a reason to use the default.
+#[test]
+fn settings_that_are_not_text_are_refused_not_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let not_text = std::ffi::OsStr::from_bytes(b"80\xff");
+    for (name, says) in [
+        ("PORT", "PORT is not text"),
+        ("PING_WORKERS", "PING_WORKERS is not text"),
+    ] {
+        assert_cmd::Command::cargo_bin("ping")
+            .unwrap()
+            .env(name, not_text)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(says));
+    }
+}
+
+/// Docker reads exit code 1 as unhealthy and 2 as reserved: the health check must not
+/// fail over a setting only the server uses.
+#[test]
+fn healthcheck_ignores_the_worker_count() {
+    let service = Service::start();
+    assert_cmd::Command::cargo_bin("ping")
+        .unwrap()
+        .arg("healthcheck")
+        .env("PORT", service.port.to_string())
+        .env("PING_WORKERS", "0")
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(0);
+}
+
+/// A log collector that died leaves stdout a pipe with no reader: SIGTERM must still end
+/// in a graceful stop (exit 0), not in a panic on the broken pipe (SIGABRT).
+#[test]
+fn sigterm_stops_it_cleanly_when_nobody_reads_its_output() {
+    let mut service = Service::start();
+    service.close_stdout();
+    service.signal(libc::SIGTERM);
+    let status = service
+        .exit_within(Duration::from_secs(2))
+        .expect("ping still runs 2 s after SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status} after SIGTERM with stdout closed"
+    );
 }
