@@ -66,23 +66,40 @@ fn links_resolve_as_the_kernel_resolves_them() {
 
 /// `/proc/PID/status` as Linux writes it: the lines the locked-down check reads.
 #[test]
-fn kernel_status_reads_threads_privileges_and_seccomp() {
+fn kernel_status_reads_threads_privileges_ids_and_seccomp() {
     use support::running::KernelStatus;
-    let status = "Name:\tping\nUmask:\t0022\nState:\tS (sleeping)\nThreads:\t3\n\
-                  NoNewPrivs:\t1\nCapEff:\t0000000000000000\nSeccomp:\t2\nSeccomp_filters:\t1\n";
-    let kernel = KernelStatus::parse(status).unwrap();
+    let zero = "0000000000000000";
+    let status = format!(
+        "Name:\tping\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t65532\t65532\t65532\t65532\n\
+         Gid:\t65532\t65532\t65532\t65532\nGroups:\t\nThreads:\t3\nCapInh:\t{zero}\n\
+         CapPrm:\t{zero}\nCapEff:\t{zero}\nCapBnd:\t{zero}\nCapAmb:\t{zero}\n\
+         NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n"
+    );
+    let kernel = KernelStatus::parse(&status).unwrap();
     assert_eq!(
         kernel,
         KernelStatus {
             threads: 3,
             no_new_privs: 1,
-            cap_eff: "0000000000000000".into(),
+            cap_eff: zero.into(),
+            cap_prm: zero.into(),
+            cap_bnd: zero.into(),
+            cap_amb: zero.into(),
             seccomp: 2,
+            uid: 65532,
+            gid: 65532,
+            groups: vec![],
         }
     );
     assert!(kernel.no_capabilities());
-    let root = status.replace("CapEff:\t0000000000000000", "CapEff:\t00000000a80425fb");
+    // A non-root process has no capability in effect with or without --cap-drop ALL:
+    // only the bounding set shows the drop.
+    let not_dropped = status.replace(&format!("CapBnd:\t{zero}"), "CapBnd:\t00000000a80425fb");
+    assert!(!KernelStatus::parse(&not_dropped).unwrap().no_capabilities());
+    let root = status.replace(&format!("CapEff:\t{zero}"), "CapEff:\t00000000a80425fb");
     assert!(!KernelStatus::parse(&root).unwrap().no_capabilities());
+    let grouped = status.replace("Groups:\t\n", "Groups:\t0 27\n");
+    assert_eq!(KernelStatus::parse(&grouped).unwrap().groups, [0, 27]);
     let error = KernelStatus::parse("Name:\tping\n")
         .unwrap_err()
         .to_string();

@@ -269,7 +269,7 @@ pub const HARDENED_FLAGS: &[&str] = &[
 ];
 
 /// HARDENED_FLAGS, read: what `hardened` applies to a test container.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hardening {
     pub read_only: bool,
     pub cap_drop: Vec<String>,
@@ -364,16 +364,26 @@ pub fn hardened_as(
     })
 }
 
-/// The lines of a process's `/proc/PID/status` that say what it may do.
+/// The lines of a process's `/proc/PID/status` that say what it may do, and as whom.
 #[derive(Debug, PartialEq)]
 pub struct KernelStatus {
     pub threads: u64,
     /// 1: no execve can gain privileges (setuid bits and file capabilities are ignored).
     pub no_new_privs: u8,
-    /// The capabilities in effect, a hexadecimal mask: all zeros is none.
+    /// The capability sets, hexadecimal masks (all zeros is none): in effect, permitted,
+    /// the bounding set (what any execve may ever get back: all zeros only after
+    /// `--cap-drop ALL`, whatever the uid) and the ambient set.
     pub cap_eff: String,
+    pub cap_prm: String,
+    pub cap_bnd: String,
+    pub cap_amb: String,
     /// 0 off, 1 strict, 2 a seccomp filter (Docker's default profile).
     pub seccomp: u8,
+    /// The real uid and gid, as the container sees them (not the host's ids, which
+    /// differ under user-namespace remapping), and the supplementary groups.
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 impl KernelStatus {
@@ -385,23 +395,44 @@ impl KernelStatus {
                 .map(str::trim)
                 .ok_or_else(|| Error::Harness(format!("/proc/1/status has no {name}:\n{status}")))
         };
-        let number = |name: &str| -> Result<u64> {
+        let numbers = |name: &str| -> Result<Vec<u64>> {
             let value = field(name)?;
             value
-                .parse()
-                .map_err(|_| Error::Harness(format!("/proc/1/status: {name} is {value:?}")))
+                .split_whitespace()
+                .map(|number| {
+                    number
+                        .parse()
+                        .map_err(|_| Error::Harness(format!("/proc/1/status: {name} is {value:?}")))
+                })
+                .collect()
         };
+        let number = |name: &str| -> Result<u64> {
+            numbers(name)?
+                .first()
+                .copied()
+                .ok_or_else(|| Error::Harness(format!("/proc/1/status: {name} is empty")))
+        };
+        let mask = |name: &str| field(name).map(str::to_string);
         Ok(KernelStatus {
             threads: number("Threads")?,
             no_new_privs: number("NoNewPrivs")? as u8,
-            cap_eff: field("CapEff")?.to_string(),
+            cap_eff: mask("CapEff")?,
+            cap_prm: mask("CapPrm")?,
+            cap_bnd: mask("CapBnd")?,
+            cap_amb: mask("CapAmb")?,
             seccomp: number("Seccomp")? as u8,
+            uid: number("Uid")? as u32,
+            gid: number("Gid")? as u32,
+            groups: numbers("Groups")?.into_iter().map(|id| id as u32).collect(),
         })
     }
 
-    /// No capability in effect.
+    /// No capability in any set: none in effect, none permitted, none that any program
+    /// it starts could get back.
     pub fn no_capabilities(&self) -> bool {
-        self.cap_eff.chars().all(|digit| digit == '0')
+        [&self.cap_eff, &self.cap_prm, &self.cap_bnd, &self.cap_amb]
+            .iter()
+            .all(|mask| mask.chars().all(|digit| digit == '0'))
     }
 }
 

@@ -68,10 +68,17 @@ pub fn runs_as_numeric_non_root_user(image: &Image) -> Result<()> {
 pub fn exec_form_entrypoint_and_healthcheck(image: &Image) -> Result<()> {
     let config = image.config();
     let entrypoint = config.entrypoint.unwrap_or_default();
-    if entrypoint.is_empty() || entrypoint[0] == "/bin/sh" {
+    if entrypoint.is_empty() {
         return found(
-            format!("ENTRYPOINT {entrypoint:?} is not in exec form"),
+            "the image has no ENTRYPOINT",
             "write ENTRYPOINT [\"/binary\"]: no shell is needed, and the binary gets the signals",
+        );
+    }
+    if let Some(shell) = through_a_shell(&entrypoint) {
+        return found(
+            format!("ENTRYPOINT {entrypoint:?} runs the service through a shell ({shell})"),
+            "write ENTRYPOINT [\"/binary\"]: the shell would be PID 1 and get the signals, not \
+             the binary",
         );
     }
     let test = config
@@ -93,6 +100,16 @@ pub fn exec_form_entrypoint_and_healthcheck(image: &Image) -> Result<()> {
             "let the binary check itself: HEALTHCHECK CMD [\"/binary\", \"healthcheck\"]",
         ),
     }
+}
+
+/// The shell a command runs through, by any path or name (`/bin/sh`, `bash`, `busybox
+/// sh`), or any program given a script with `-c`.
+fn through_a_shell(command: &[String]) -> Option<String> {
+    const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"];
+    let program = command.first()?;
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let scripted = command.get(1).is_some_and(|arg| arg == "-c");
+    (SHELLS.contains(&name) || scripted).then(|| program.clone())
 }
 
 /// Step 08: the OCI labels a registry shows.
