@@ -1,10 +1,10 @@
 //! Building a step's image with the command the book shows, and saying clearly why
 //! a build failed: the failing instruction, the first error, a hint, the log's end.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::buildkit::{self, BuildEcho};
 use super::error::{BuildFailure, Error, Must, Result, io};
@@ -165,8 +165,30 @@ impl Step {
     }
 }
 
+/// How long one build may run before it is stopped: far above a cold build of any
+/// step on a two-core laptop (a few minutes), and a stuck one (`RUN sleep infinity`, a
+/// registry that never answers) ends. `PING_BUILD_TIMEOUT` (seconds) overrides it.
+pub const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// The most of a build log held in memory: the whole log goes to its file as it comes,
+/// and a report needs its tail (and the instruction lines, which come early).
+pub const LOG_LIMIT: usize = 8 << 20;
+
+/// How long a pull of a base image may take: the largest, rust:1.95-trixie, is about
+/// 0.6 GB to download; a registry that does not answer is given up on.
+pub const PULL_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// BUILD_LIMIT, or PING_BUILD_TIMEOUT's seconds.
+pub fn build_limit() -> Duration {
+    std::env::var("PING_BUILD_TIMEOUT")
+        .ok()
+        .and_then(|seconds| seconds.trim().parse().ok())
+        .map_or(BUILD_LIMIT, Duration::from_secs)
+}
+
 /// Runs a build command (bash, from `dir`, BuildKit's plain log), echoing its
 /// instructions when asked; the log, or why the build of `what` ("step 05") failed.
+/// Stopped at `build_limit()`: the build is cancelled (SIGINT to the docker client, as
+/// Ctrl-C does, then SIGKILL), and the report names the instruction still running.
 pub fn run_logged(
     what: &str,
     command_line: &str,
@@ -175,50 +197,168 @@ pub fn run_logged(
     echo_build: bool,
     dockerfile: Option<&Path>,
 ) -> Result<String> {
+    use std::os::unix::process::CommandExt;
+    let limit = build_limit();
     let mut command = Command::new("bash");
     command
         .args(["-c", &format!("exec 2>&1; {command_line}")])
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped());
+        .stdout(Stdio::piped())
+        // Its own process group: at the limit every process of the build gets the signal.
+        .process_group(0);
     docker::with_buildkit(&mut command);
     let mut child = command
         .spawn()
         .map_err(|error| Error::Harness(format!("cannot run bash: {error}")))?;
-    let mut log = String::new();
-    let mut echo = BuildEcho::default();
-    if let Some(stdout) = child.stdout.take() {
+    let (log_path, mut file) = open_log(name);
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let Some(stdout) = stdout else { return };
         for line in BufReader::new(stdout).split(b'\n') {
             let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line);
-            if echo_build && let Some(shown) = echo.line(&line) {
-                println!("    {shown}");
+            if lines
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                break;
             }
-            log.push_str(&line);
-            log.push('\n');
+        }
+    });
+    let mut log = BoundedLog::default();
+    let mut echo = BuildEcho::default();
+    let started = Instant::now();
+    let mut timed_out = false;
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        match received.recv_timeout(left.min(Duration::from_secs(1))) {
+            Ok(line) => {
+                if echo_build && let Some(shown) = echo.line(&line) {
+                    println!("    {shown}");
+                }
+                if let Some(file) = file.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+                log.push(&line);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
+                timed_out = true;
+                stop_group(&mut child);
+                break;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
     let status = child
         .wait()
         .map_err(|error| Error::Harness(format!("cannot wait for the build: {error}")))?;
-    let log_path = save_log(name, &log);
+    // The reader ends once every process holding the pipe has exited.
+    let _ = reader.join();
+    while let Ok(line) = received.try_recv() {
+        if let Some(file) = file.as_mut() {
+            let _ = writeln!(file, "{line}");
+        }
+        log.push(&line);
+    }
+    let log = log.text();
+    if timed_out {
+        return Err(BuildFailure::timed_out(what, command_line, &log, &log_path, limit).into());
+    }
     if !status.success() {
         return Err(BuildFailure::from_log(what, command_line, &log, &log_path, dockerfile).into());
     }
     Ok(log)
 }
 
-/// Writes a log where a learner can read all of it and returns its path. Not inside
-/// the repository: step 01 sends the whole repository to Docker, and a file changed
-/// there would defeat its build cache.
-fn save_log(tag: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join("ping-workshop-logs");
+/// SIGINT to the build's process group (the docker client cancels the build, as on
+/// Ctrl-C), then SIGKILL if it is still there after ten seconds.
+fn stop_group(child: &mut std::process::Child) {
+    let group = child.id() as libc::pid_t;
+    // SAFETY: kill(2) with a process group id has no memory-safety preconditions.
+    unsafe { libc::kill(-group, libc::SIGINT) };
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(10) {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+}
+
+/// A build log held in memory up to LOG_LIMIT: past it, the oldest lines after the
+/// first ones (where BuildKit names the instructions) are dropped.
+#[derive(Default)]
+struct BoundedLog {
+    head: String,
+    tail: std::collections::VecDeque<String>,
+    tail_bytes: usize,
+    dropped: usize,
+}
+
+impl BoundedLog {
+    fn push(&mut self, line: &str) {
+        if self.head.len() + line.len() < LOG_LIMIT / 4 && self.tail.is_empty() {
+            self.head.push_str(line);
+            self.head.push('\n');
+            return;
+        }
+        self.tail_bytes += line.len() + 1;
+        self.tail.push_back(line.to_string());
+        while self.tail_bytes > LOG_LIMIT - LOG_LIMIT / 4 {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len() + 1;
+            self.dropped += 1;
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut text = self.head.clone();
+        if self.dropped > 0 {
+            text.push_str(&format!(
+                "… ({} lines left out here; the file has them)\n",
+                self.dropped
+            ));
+        }
+        for line in &self.tail {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The file a build's whole log goes to, and its path for messages. In a folder of
+/// this user's own (mode 0700), not a shared name in /tmp that anyone could link
+/// elsewhere; not inside the repository: step 01 sends the whole repository to Docker,
+/// and a file changed there would defeat its build cache.
+fn open_log(tag: &str) -> (String, Option<std::fs::File>) {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("ping-workshop-logs-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    // Ours, and no one else's to write in: else no file at all.
+    let private = std::fs::symlink_metadata(&dir)
+        .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0);
     // Named after the image: a learner's build never overwrites the reference's log.
     let name = tag.replace([':', '/'], "-");
     let path = dir.join(format!("{name}.build.log"));
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(&path, text);
-    path.display().to_string()
+    let file = private
+        .then(|| {
+            let _ = std::fs::remove_file(&path);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .ok()
+        })
+        .flatten();
+    (path.display().to_string(), file)
 }
 
 /// Every image in `images` must be present or pullable; otherwise say how to prepare
@@ -228,7 +368,8 @@ pub fn ensure_base_images(images: &[String]) -> Result<()> {
         if docker::image_id(image).is_some() {
             continue;
         }
-        let pulled = docker::run(&["pull", "--quiet", image]).status.success();
+        let pull = docker::command(&["pull", "--quiet", image]);
+        let pulled = docker::run_within(pull, PULL_LIMIT).is_ok();
         if !pulled {
             return Err(missing_base_image(image).into());
         }
@@ -381,6 +522,42 @@ impl BuildFailure {
         }
     }
 
+    /// A build stopped at its time limit: the instruction that was still running.
+    fn timed_out(
+        what: &str,
+        command: &str,
+        log: &str,
+        log_path: &str,
+        limit: Duration,
+    ) -> BuildFailure {
+        let running = buildkit::running_instructions(log);
+        let instruction = running.last().cloned();
+        let error = format!(
+            "the build was still running after {} s, and was stopped{}",
+            limit.as_secs(),
+            instruction
+                .as_deref()
+                .map(|running| format!(" during {running}"))
+                .unwrap_or_default()
+        );
+        let hint = "does that instruction wait for something that never comes (a `sleep`, \
+                    a prompt, a network the build cannot reach)? A slow machine can allow \
+                    more: PING_BUILD_TIMEOUT=SECONDS"
+            .to_string();
+        let report = format!(
+            "{what}: the build was stopped.\n  command:     {command}\n  instruction: {}\n  \
+             error:       {error}\n  hint:        {hint}\n{}",
+            instruction.as_deref().unwrap_or("(none had started)"),
+            log_tail(log, log_path)
+        );
+        BuildFailure {
+            instruction,
+            error,
+            hint,
+            report,
+        }
+    }
+
     fn from_log(
         what: &str,
         command: &str,
@@ -405,16 +582,14 @@ impl BuildFailure {
             Some(format!("line {number} of {}: {line}", path.display()))
         });
         let hint = build_hint(instruction.as_deref().unwrap_or(""), &error).to_string();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail_start = lines.len().saturating_sub(25);
         let report = format!(
             "{what}: the build failed.\n  command:     {}\n  instruction: {}\n  error:       {error}\n  \
-             hint:        {hint}\n--- last lines of the build log (all of it: {log_path}) ---\n{}",
+             hint:        {hint}\n{}",
             command,
             instruction
                 .as_deref()
                 .unwrap_or("(none: the Dockerfile could not be read or parsed; see the error)"),
-            lines[tail_start..].join("\n")
+            log_tail(log, log_path)
         );
         BuildFailure {
             instruction,
@@ -423,6 +598,16 @@ impl BuildFailure {
             report,
         }
     }
+}
+
+/// The last lines of a build log, under a heading that says where all of it is.
+fn log_tail(log: &str, log_path: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let tail_start = lines.len().saturating_sub(25);
+    format!(
+        "--- last lines of the build log (all of it: {log_path}) ---\n{}",
+        lines[tail_start..].join("\n")
+    )
 }
 
 /// A hint for the usual ways a build fails, read from the failing instruction and error.

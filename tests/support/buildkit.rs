@@ -268,3 +268,32 @@ fn without_colours(line: &str) -> String {
     }
     out
 }
+
+/// The instructions that had started and not finished (no DONE, CACHED, ERROR or
+/// CANCELED line yet), in the order they started: what a stopped build was doing.
+pub fn running_instructions(log: &str) -> Vec<String> {
+    let mut started: Vec<(String, String)> = Vec::new();
+    for line in log.lines() {
+        let Some((id, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if !id.starts_with('#') {
+            continue;
+        }
+        let rest = rest.trim();
+        let finished = rest == "CACHED"
+            || rest.starts_with("DONE")
+            || rest.starts_with("ERROR")
+            || rest.starts_with("CANCELED");
+        if finished {
+            started.retain(|(known, _)| known != id);
+        } else if !started.iter().any(|(known, _)| known == id) && instruction_line(rest).is_some()
+        {
+            started.push((id.to_string(), rest.to_string()));
+        }
+    }
+    started
+        .into_iter()
+        .map(|(_, instruction)| instruction)
+        .collect()
+}

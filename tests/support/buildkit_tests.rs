@@ -3,8 +3,21 @@
 
 use crate::support::buildkit::{
     BuildCheckWarning, BuildEcho, build_check_warnings, build_steps, compiled_crates,
-    failing_instruction, first_error,
+    failing_instruction, first_error, running_instructions,
 };
+
+/// What a build stopped at its time limit was doing: started, not done.
+#[test]
+fn the_instructions_still_running_are_named() {
+    let log = "#4 [build 1/3] FROM docker.io/library/rust:1.95-slim-trixie\n#4 CACHED\n\
+#5 [build 2/3] COPY . .\n#5 DONE 0.1s\n#6 [build 3/3] RUN sleep infinity\n\
+#7 [internal] load build context\n";
+    assert_eq!(
+        running_instructions(log),
+        ["[build 3/3] RUN sleep infinity"]
+    );
+    assert!(running_instructions("#6 [build 3/3] RUN true\n#6 DONE 0.2s\n").is_empty());
+}
 
 /// buildx 0.29 lists the build checks' findings after the build, in colour.
 #[test]

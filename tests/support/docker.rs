@@ -4,6 +4,7 @@
 
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use testcontainers::bollard;
 
@@ -38,6 +39,39 @@ pub fn ok(args: &[&str]) -> Result<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Runs `command` and hands its standard output to `read` as it streams (an image
+/// export, a `docker save`), then reads the rest, so the command never fails writing
+/// into a closed pipe (a tar archive ends before its padding does). What `read`
+/// returned, or why the command failed (`what` names it in the message).
+pub fn read_output<T>(
+    what: &str,
+    mut command: Command,
+    read: impl FnOnce(&mut dyn std::io::Read) -> std::io::Result<T>,
+) -> Result<T> {
+    let failed = |why: String| Error::Harness(format!("`{what}` failed: {why}"));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| failed(error.to_string()))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| failed("no output".into()))?;
+    let value = read(&mut stdout).map_err(|error| failed(error.to_string()));
+    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    drop(stdout);
+    let output = child
+        .wait_with_output()
+        .map_err(|error| failed(error.to_string()))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(failed(format!("{} {said}", output.status)));
+    }
+    value
 }
 
 /// What Docker knows about an image, typed (`docker image inspect` prints the API's JSON).
@@ -273,5 +307,40 @@ impl CreatedContainer {
 impl Drop for CreatedContainer {
     fn drop(&mut self) {
         let _ = run(&["rm", "--force", &self.0]);
+    }
+}
+
+/// Runs `command`; its stdout when it succeeds within `limit`, else what it printed.
+pub fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run {:?}: {error}", command.get_program()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {} s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|error| error.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }

@@ -91,7 +91,7 @@ impl Doctor {
         if let Some(host) = &self.docker_host {
             command.env("DOCKER_HOST", host);
         }
-        run_within(command, limit)
+        docker::run_within(command, limit)
     }
 
     /// Runs every check; later ones are skipped when what they need failed.
@@ -411,41 +411,6 @@ impl Doctor {
                 )
             }
         }
-    }
-}
-
-/// Runs `command`; its stdout when it succeeds within `limit`, else what it printed.
-fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot run {:?}: {error}", command.get_program()))?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {} s", limit.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(error) => return Err(error.to_string()),
-        }
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| error.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    if output.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
     }
 }
 

@@ -2,10 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::process::Stdio;
 
 use super::docker;
-use super::error::{Error, Result};
+use super::error::Result;
 
 /// Entries Docker itself adds to every container's file system; they say nothing
 /// about what the Dockerfile put in the image.
@@ -42,31 +41,12 @@ pub struct Files(pub BTreeMap<String, Entry>);
 
 impl Files {
     pub fn of_image(image: &str) -> Result<Files> {
-        let failed =
-            |why: String| Error::Harness(format!("`docker export` of {image} failed: {why}"));
         let container = docker::CreatedContainer::create(image)?;
-        let mut child = docker::command(&["export", &container.0])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| failed(error.to_string()))?;
-        let mut stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| failed("no output".into()))?;
-        let files = Files::from_tar(&mut stdout).map_err(|error| failed(error.to_string()));
-        // The archive ends before the stream does (padding after its end marker): read
-        // it all, or `docker export` fails writing into a closed pipe.
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        drop(stdout);
-        let output = child
-            .wait_with_output()
-            .map_err(|error| failed(error.to_string()))?;
-        if !output.status.success() {
-            let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
-            return Err(failed(format!("{} {said}", output.status)));
-        }
-        files
+        docker::read_output(
+            &format!("docker export (of {image})"),
+            docker::command(&["export", &container.0]),
+            |stdout| Files::from_tar(stdout),
+        )
     }
 
     fn from_tar(reader: impl Read) -> std::io::Result<Files> {

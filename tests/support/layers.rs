@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::process::Stdio;
 
 use super::docker;
 use super::error::{Error, Result};
@@ -31,33 +30,15 @@ pub fn sizes(image: &str, compressed: bool) -> Result<Sizes> {
 
 /// `sizes`, of the engine at `host` (a `DOCKER_HOST` value) when one is given.
 pub fn sizes_on(host: Option<&str>, image: &str, compressed: bool) -> Result<Sizes> {
-    let failed = |why: String| Error::Harness(format!("`docker save {image}` failed: {why}"));
     let mut command = docker::command(&["save", image]);
     if let Some(host) = host {
         command.env("DOCKER_HOST", host);
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| failed(error.to_string()))?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| failed("no output".into()))?;
-    let read = read_archive(&mut stdout, compressed);
-    // Read to the end (padding after the end marker), or `docker save` fails writing.
-    let _ = io::copy(&mut stdout, &mut io::sink());
-    drop(stdout);
-    let output = child
-        .wait_with_output()
-        .map_err(|error| failed(error.to_string()))?;
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(failed(format!("{} {said}", output.status)));
-    }
-    let archive = read.map_err(|error| failed(error.to_string()))?;
-    archive.sizes().map_err(failed)
+    let what = format!("docker save {image}");
+    let archive = docker::read_output(&what, command, |stdout| read_archive(stdout, compressed))?;
+    archive
+        .sizes()
+        .map_err(|why| Error::Harness(format!("`{what}`: {why}")))
 }
 
 /// What one blob of the archive is.
