@@ -47,9 +47,9 @@ impl Yours {
     }
 
     /// Runs `cargo workshop check`'s code on this copy, one copy at a time: a learner
-    /// checks on a quiet machine, and some checks measure (a slow client cut off within
-    /// 5 s, 2,000 connections opened before the first of them times out), which a build
-    /// compiling beside them on two cores would make fail. The limit only catches a hang.
+    /// checks one file at a time, and a check that measures (a slow client cut off within
+    /// 5 s and a second) should not share two cores with a build compiling beside it.
+    /// The limit only catches a hang.
     async fn check(&self, slug: &str) -> Report {
         static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _alone = ONE_AT_A_TIME.lock().await;
@@ -613,6 +613,55 @@ fn the_tool_reports_a_broken_dockerfile_and_fails() {
     );
 }
 
+/// A build that never ends (`RUN sleep infinity`) is stopped at the build limit (set
+/// low here), the report names the instruction, and nothing of the build keeps running.
+#[test]
+fn a_build_that_never_ends_is_stopped_at_its_limit_and_named() {
+    docker::ready().must();
+    let yours = Yours::of("06-static-scratch", "sleeps", "Dockerfile", |text| {
+        text.replacen("RUN mkdir src", "RUN sleep infinity\nRUN mkdir src", 1)
+    });
+    let started = std::time::Instant::now();
+    let printed = run_tool(
+        workshop_tool()
+            .env("PING_BUILD_TIMEOUT", "20")
+            .args(["check", "06"])
+            .arg(&yours.file),
+        1,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "the check took {:?} with a 20 s build limit",
+        started.elapsed()
+    );
+    assert_says(
+        &printed,
+        &[
+            "the build was still running after 20 s, and was stopped during [build ",
+            "RUN sleep infinity",
+            "PING_BUILD_TIMEOUT",
+        ],
+    );
+    // BuildKit ends the step's process once the client has cancelled the build.
+    let sleeping = || {
+        let listed = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep infinity$"])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&listed.stdout).trim().to_string()
+    };
+    let waited = std::time::Instant::now();
+    while !sleeping().is_empty() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(sleeping(), "", "the build's `sleep infinity` still runs");
+    assert_eq!(containers_of(&yours.tag), 0);
+    assert!(
+        docker::image_id(&yours.tag).is_none(),
+        "a stopped build made an image"
+    );
+}
+
 // --- A wider set of learner mistakes, and valid alternatives that must pass ----------
 // Each is the reference with one edit, as a learner would make it.
 
@@ -798,6 +847,22 @@ async fn a_shell_form_healthcheck_needs_a_shell() {
     assert!(report.failed().contains(&"becomes_healthy"));
 }
 
+/// A shell by its bare name is a shell too (the check once knew only "/bin/sh").
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entrypoint_through_any_shell_is_not_exec_form() {
+    let yours = Yours::of("08-production", "bare-sh", "Dockerfile", |text| {
+        text.replace(
+            "ENTRYPOINT [\"/ping\"]",
+            "ENTRYPOINT [\"sh\", \"-c\", \"exec /ping \\\"$@\\\"\", \"ping\"]",
+        )
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+        &["runs the service through a shell (sh)"],
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_healthcheck_is_named() {
     let yours = Yours::of("08-production", "no-health", "Dockerfile", |text| {
@@ -901,6 +966,23 @@ async fn more_workers_than_the_bound_are_caught() {
     assert_says(
         &failure_of(&report, "bounds_its_threads"),
         &["the service runs 5 threads, more than 4", "PING_WORKERS"],
+    );
+}
+
+/// tokio's own worker count (one per CPU), as `#[tokio::main]` would start: on a
+/// two-CPU machine inside the bound, and still caught.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokios_default_worker_count_is_caught_on_a_small_machine() {
+    let yours = Yours::of("08-production", "tokio-default", "Dockerfile", |text| {
+        with_the_source_edited(text, "/.worker_threads(workers)/d")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "bounds_its_threads"),
+        &[
+            "with PING_WORKERS=1 the idle service runs",
+            "worker_threads",
+        ],
     );
 }
 
