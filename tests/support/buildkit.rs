@@ -269,8 +269,9 @@ fn without_colours(line: &str) -> String {
     out
 }
 
-/// The instructions that had started and not finished (no DONE, CACHED, ERROR or
-/// CANCELED line yet), in the order they started: what a stopped build was doing.
+/// The instructions that had started and not finished (no DONE, CACHED or ERROR line;
+/// CANCELED is how BuildKit ends the ones still running when the build is stopped), in
+/// the order they started: what a stopped build was doing.
 pub fn running_instructions(log: &str) -> Vec<String> {
     let mut started: Vec<(String, String)> = Vec::new();
     for line in log.lines() {
@@ -281,10 +282,7 @@ pub fn running_instructions(log: &str) -> Vec<String> {
             continue;
         }
         let rest = rest.trim();
-        let finished = rest == "CACHED"
-            || rest.starts_with("DONE")
-            || rest.starts_with("ERROR")
-            || rest.starts_with("CANCELED");
+        let finished = rest == "CACHED" || rest.starts_with("DONE") || rest.starts_with("ERROR");
         if finished {
             started.retain(|(known, _)| known != id);
         } else if !started.iter().any(|(known, _)| known == id) && instruction_line(rest).is_some()

@@ -11,7 +11,8 @@ use crate::support::buildkit::{
 fn the_instructions_still_running_are_named() {
     let log = "#4 [build 1/3] FROM docker.io/library/rust:1.95-slim-trixie\n#4 CACHED\n\
 #5 [build 2/3] COPY . .\n#5 DONE 0.1s\n#6 [build 3/3] RUN sleep infinity\n\
-#7 [internal] load build context\n";
+#7 [internal] load build context\n#6 CANCELED\n\
+ERROR: failed to build: failed to solve: Canceled: context canceled\n";
     assert_eq!(
         running_instructions(log),
         ["[build 3/3] RUN sleep infinity"]
