@@ -903,7 +903,7 @@ async fn a_uid_without_a_gid_runs_in_roots_group() {
     );
     assert_says(
         &failure_of(&report, "serves_locked_down"),
-        &["uid 65532, gid 0: in root's group"],
+        &["uid 65532, gid 0, groups [", "in root's group"],
     );
 }
 
