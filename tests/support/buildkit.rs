@@ -23,13 +23,7 @@ pub struct BuildStep {
 /// `#7 CACHED` in whatever order the steps ran or came from the cache.
 pub fn build_steps(log: &str) -> Vec<BuildStep> {
     let mut found: Vec<(String, BuildStep)> = Vec::new();
-    for line in log.lines() {
-        let Some((id, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        if !id.starts_with('#') {
-            continue;
-        }
+    for (id, rest) in progress_lines(log) {
         if rest.trim() == "CACHED" {
             if let Some((_, step)) = found.iter_mut().find(|(known, _)| known == id) {
                 step.cached = true;
@@ -54,6 +48,13 @@ pub fn build_steps(log: &str) -> Vec<BuildStep> {
         )
     });
     steps
+}
+
+/// The progress lines of a log, `#7 rest`, split into the vertex id (`#7`) and the rest.
+fn progress_lines(log: &str) -> impl Iterator<Item = (&str, &str)> {
+    log.lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(id, _)| id.starts_with('#'))
 }
 
 /// `[build 3/6] RUN cargo build ...`, the line BuildKit prints when it reaches an
@@ -274,13 +275,7 @@ fn without_colours(line: &str) -> String {
 /// the order they started: what a stopped build was doing.
 pub fn running_instructions(log: &str) -> Vec<String> {
     let mut started: Vec<(String, String)> = Vec::new();
-    for line in log.lines() {
-        let Some((id, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        if !id.starts_with('#') {
-            continue;
-        }
+    for (id, rest) in progress_lines(log) {
         let rest = rest.trim();
         let finished = rest == "CACHED" || rest.starts_with("DONE") || rest.starts_with("ERROR");
         if finished {
