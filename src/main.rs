@@ -23,6 +23,11 @@ const MAX_WORKERS: usize = 16;
 /// it, and so is a connection that sends nothing, or nothing more after its
 /// last answer: this is the idle keep-alive timeout too.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an answer may wait to be written. A client that sends requests
+/// and reads none of the answers fills the kernel's buffers, then every write
+/// waits: after this long the connection is closed. An answer is a few bytes,
+/// so a client that takes 10 s to make room for one is gone or hostile.
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more wait in the kernel's listen queue. One
 /// costs about 15 KiB idle (hyper's 8 KiB read and write buffers), 20 KiB
 /// with an unfinished 8 KiB head: 2,048 of those fit in `--memory 64m`.
@@ -171,7 +176,9 @@ async fn listen_and_serve(port: u16) -> ExitCode {
         }
     };
     // ANCHOR: server
-    let fuse = FuseConfig::default().with_http1_header_timeout(HEADER_TIMEOUT);
+    let fuse = FuseConfig::default()
+        .with_http1_header_timeout(HEADER_TIMEOUT)
+        .with_write_stall_timeout(WRITE_STALL_TIMEOUT);
     let mut server = Server::new(acceptor)
         .fuse_config(fuse)
         .max_connections(MAX_CONNECTIONS);

@@ -2,6 +2,8 @@
 //! (Every test binary includes tests/support/; its unit tests are compiled here only.)
 mod support;
 
+use std::time::Duration;
+
 #[path = "support/buildkit_tests.rs"]
 mod buildkit_tests;
 #[path = "support/load_tests.rs"]
@@ -129,4 +131,100 @@ fn sockets_are_read_from_proc_net_tcp() {
             },
         ]
     );
+}
+
+/// The keep-alive check against two servers on this machine that answer PONG: one keeps
+/// the connection open after its answer (as a service without a header timeout does)
+/// and fails the check; one closes it and passes.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_left_open_is_caught() {
+    use support::checks::idle_keep_alive_is_closed;
+    let kept_open = pong_server(Duration::from_secs(60)).await;
+    let error = idle_keep_alive_is_closed(&kept_open).await.unwrap_err();
+    assert!(error.found().contains("was still open after 6s"), "{error}");
+    let closing = pong_server(Duration::from_millis(200)).await;
+    let closed_after = idle_keep_alive_is_closed(&closing).await.unwrap();
+    assert!(closed_after < Duration::from_secs(2), "{closed_after:?}");
+}
+
+/// A one-connection HTTP server on loopback: reads a head, answers PONG, keeps the
+/// connection `open` that long, closes it. Its address.
+async fn pong_server(open: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buffer = [0; 256];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => head.extend_from_slice(&buffer[..read]),
+            }
+        }
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nPONG")
+            .await;
+        tokio::time::sleep(open).await;
+    });
+    address
+}
+
+/// EXPOSE, VOLUME and ENV, read from an image's config: the reference's passes, and each
+/// thing a learner may leave behind is named.
+#[test]
+fn the_config_declares_only_what_the_service_serves() {
+    use support::checks::declares_only_what_it_serves;
+    use testcontainers::bollard::models::ImageConfig;
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string();
+    let reference = ImageConfig {
+        exposed_ports: Some(vec!["8080/tcp".into()]),
+        env: Some(vec![path.clone()]),
+        ..ImageConfig::default()
+    };
+    declares_only_what_it_serves(&reference).unwrap();
+    let own_port = ImageConfig {
+        exposed_ports: Some(vec!["9000/tcp".into()]),
+        env: Some(vec![
+            path.clone(),
+            "PORT=9000".into(),
+            "PING_WORKERS=1".into(),
+        ]),
+        ..ImageConfig::default()
+    };
+    declares_only_what_it_serves(&own_port).unwrap();
+    for (config, says) in [
+        (
+            ImageConfig {
+                env: Some(vec![path.clone(), "API_TOKEN=s3cret".into()]),
+                ..reference.clone()
+            },
+            "sets API_TOKEN, which the service never reads",
+        ),
+        (
+            ImageConfig {
+                exposed_ports: Some(vec!["80/tcp".into()]),
+                ..reference.clone()
+            },
+            "EXPOSEs 80/tcp; the service listens on 8080/tcp alone",
+        ),
+        (
+            ImageConfig {
+                exposed_ports: None,
+                ..reference.clone()
+            },
+            "EXPOSEs no port",
+        ),
+        (
+            ImageConfig {
+                volumes: Some(vec!["/data".into()]),
+                ..reference.clone()
+            },
+            "declares VOLUME /data",
+        ),
+    ] {
+        let error = declares_only_what_it_serves(&config).unwrap_err();
+        assert!(error.found().contains(says), "{says:?} in {error}");
+    }
 }

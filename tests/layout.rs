@@ -270,3 +270,28 @@ fn no_harness_module_uses_one_listed_after_it() {
         }
     }
 }
+
+/// The limits the HTTP checks try are the service's own: a check that tried other
+/// numbers would pass or fail for a reason the book does not give.
+#[test]
+fn the_http_checks_try_the_services_limits() {
+    use support::checks::{HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_STALL_TIMEOUT};
+    let source = std::fs::read_to_string(repo_root().join("src/main.rs")).unwrap();
+    for line in [
+        format!(
+            "const HEADER_TIMEOUT: Duration = Duration::from_secs({});",
+            HEADER_TIMEOUT.as_secs()
+        ),
+        format!(
+            "const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs({});",
+            WRITE_STALL_TIMEOUT.as_secs()
+        ),
+        format!("const MAX_CONNECTIONS: usize = {MAX_CONNECTIONS};"),
+    ] {
+        assert!(
+            source.lines().any(|source_line| source_line == line),
+            "src/main.rs has no line {line:?}: the harness (tests/support/checks/http_limits.rs) \
+             tries what that line says"
+        );
+    }
+}

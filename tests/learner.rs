@@ -280,6 +280,35 @@ async fn a_reference_checked_as_yours_passes() {
     assert_eq!(tag, "ping:learner-reference");
 }
 
+/// Learners lay an image out their own way: `docker init` copies the binary to
+/// /bin/server, others pick another uid or stage name. Every layout that keeps the image
+/// to one static binary run by an unprivileged user passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_layout_of_its_own_passes() {
+    let yours = Yours::of("08-production", "own-layout", "Dockerfile", |text| {
+        let own = text
+            .replace(" AS build\n", " AS builder\n")
+            .replace(
+                "COPY --from=build /ping /ping",
+                "COPY --from=builder /ping /bin/server",
+            )
+            .replace("USER 65532:65532", "USER 10001:10001")
+            .replace("\"/ping\"", "\"/bin/server\"");
+        assert!(
+            own.contains("/bin/server\", \"healthcheck\"]")
+                && own.contains("ENTRYPOINT [\"/bin/server\"]")
+                && !own.contains("--from=build "),
+            "step 08's Dockerfile no longer reads as this test expects:\n{own}"
+        );
+        own
+    });
+    let report = yours.check("08-production").await;
+    assert!(
+        report.passed(),
+        "/bin/server, uid 10001, a stage named builder:\n{report}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_builder_pattern_runs_the_learners_own_script() {
     let yours = Yours::of("03-builder-pattern", "script", "build.sh", |text| {
@@ -940,6 +969,43 @@ async fn a_service_without_its_header_timeout_keeps_a_slow_client() {
     assert_says(
         &failure_of(&report, "holds_http_limits"),
         &["a header at a time was still connected after 15s"],
+    );
+}
+
+/// Without a write-stall timeout an answer nobody reads waits forever: a client that
+/// pipelines requests and never reads holds its connection (and a slot of the cap).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_without_its_write_stall_timeout_keeps_a_client_that_never_reads() {
+    let yours = Yours::of(
+        "08-production",
+        "no-write-stall-timeout",
+        "Dockerfile",
+        |text| with_the_source_edited(text, "s/.with_write_stall_timeout(WRITE_STALL_TIMEOUT)//"),
+    );
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "holds_http_limits"),
+        &[
+            "read none of the answers was still connected 20s after its writes stalled",
+            "WRITE_STALL_TIMEOUT",
+        ],
+    );
+}
+
+/// Without its cap the service takes every connection the kernel queued for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_without_its_connection_cap_serves_past_it() {
+    let yours = Yours::of("08-production", "no-connection-cap", "Dockerfile", |text| {
+        with_the_source_edited(text, "s/.max_connections(MAX_CONNECTIONS)//")
+    });
+    let report = yours.check("08-production").await;
+    assert_says(
+        &failure_of(&report, "holds_http_limits"),
+        &[
+            "of 2248 connections made at once the service served",
+            "more than its cap of 2048",
+            "MAX_CONNECTIONS",
+        ],
     );
 }
 

@@ -485,12 +485,18 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         let _ = writeln!(
             out,
             "\nLocked down (the flags under *Build it, run it*): the service ran {} threads. A \
-             client sending its request head a header every half second was cut off after {:.1} s. \
-             The container used {} of its {} with no connection, {} with {n} idle connections, \
+             client sending its request head a header every half second was cut off after {:.1} s, \
+             an idle keep-alive connection was closed {:.1} s after its answer, and a client that \
+             read none of its answers was cut off {:.1} s after its own writes stalled. The \
+             container used {} of its {} with no connection, {} with {n} idle connections, \
              and {} with {n} connections each holding an unfinished 8 KiB head; `/ping` answered \
-             throughout.",
+             throughout. Of {over} connections made at once it served {} and left the rest in \
+             the kernel's queue ({}); a `/ping` made then was answered after {:.1} s, when the \
+             header timeout freed a slot.",
             limits.threads,
             limits.slow_client_cut_s,
+            limits.idle_keep_alive_closed_s,
+            limits.write_stall_cut_s,
             mib(limits.without_kb),
             or_dash(limits.memory_limit_bytes, |bytes| format!(
                 "{} MiB",
@@ -498,7 +504,11 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
             )),
             mib(limits.idle_kb),
             mib(limits.unfinished_heads_kb),
+            unbroken(&thousands(limits.past_the_cap_served as u64)),
+            mib(limits.past_the_cap_kb),
+            limits.past_the_cap_ping_s,
             n = unbroken(&thousands(limits.connections as u64)),
+            over = unbroken(&thousands(limits.past_the_cap_made as u64)),
         );
     }
     for other in &measured.platforms {

@@ -71,6 +71,8 @@ checks! {
         "`ENTRYPOINT` and `HEALTHCHECK` in exec form, the binary checking itself",
     HasOciLabels = "has_oci_labels":
         "OCI labels: title, description, source, licenses",
+    DeclaresOnlyWhatItServes = "declares_only_what_it_serves":
+        "`EXPOSE` names the port it listens on, no `VOLUME`, no `ENV` the service does not read",
     ServesLockedDown = "serves_locked_down":
         "it serves under the hardened `docker run` flags, as its `USER`'s uid and gid",
     BecomesHealthy = "becomes_healthy":
@@ -80,7 +82,7 @@ checks! {
     BoundsItsThreads = "bounds_its_threads":
         "at most 4 threads whatever the host, and healthy under `--pids-limit 8`",
     HoldsHttpLimits = "holds_http_limits":
-        "HTTP limits hold: a slow client cut off within 5 s, `/ping` answering beside 2,000 idle or half-sent connections, 431 for heads over the limits, 400 for conflicting `Content-Length`",
+        "HTTP limits hold: a slow client and an idle keep-alive connection closed within 5 s, a client that reads no answer within 10 s of its writes stalling, `/ping` answering beside 2,000 idle or half-sent connections and after a burst past the 2,048-connection cap, 431 for heads over the limits, 400 for conflicting `Content-Length`",
 }
 
 impl std::str::FromStr for Check {

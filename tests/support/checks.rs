@@ -23,8 +23,11 @@ use super::error::{Error, Result};
 use super::image::Image;
 use super::step::Step;
 
+pub use config::declares_only_what_it_serves;
 pub use container::answers_pong;
-pub use http_limits::try_limits;
+pub use http_limits::{
+    HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_STALL_TIMEOUT, idle_keep_alive_is_closed, try_limits,
+};
 pub use size::{assert_size_matches_the_book, assert_smaller_than};
 
 /// A check passed; what it measured, if anything worth showing (a size, a time).
@@ -61,6 +64,9 @@ impl Check {
                 done(config::exec_form_entrypoint_and_healthcheck(image))
             }
             Check::HasOciLabels => done(config::has_oci_labels(image)),
+            Check::DeclaresOnlyWhatItServes => {
+                done(config::declares_only_what_it_serves(&image.config()))
+            }
             Check::ServesLockedDown => container::serves_locked_down(image).await,
             Check::BecomesHealthy => container::becomes_healthy(image).await,
             Check::StopsGracefully => container::stops_gracefully(image).await,

@@ -82,6 +82,13 @@ pub struct LimitsResult {
     pub threads: u64,
     /// A client sending its request head a header every half second: closed after this.
     pub slow_client_cut_s: f64,
+    /// A keep-alive connection left idle after its answer: closed this long after it.
+    #[serde(default)]
+    pub idle_keep_alive_closed_s: f64,
+    /// A client that reads none of its answers: its connection gone this long after its
+    /// own writes stalled.
+    #[serde(default)]
+    pub write_stall_cut_s: f64,
     /// How many connections were held at once, in each of the two cases below.
     pub connections: usize,
     /// The container's memory with none of them, with them sending nothing, and with each
@@ -91,6 +98,17 @@ pub struct LimitsResult {
     pub unfinished_heads_kb: Option<u64>,
     /// The memory limit they ran under (`--memory`), bytes.
     pub memory_limit_bytes: Option<i64>,
+    /// Connections made at once past the cap (the cap and PAST_THE_CAP more); the most
+    /// served at once, the container's memory then (kB), and how long a `/ping` made
+    /// then waited for a slot.
+    #[serde(default)]
+    pub past_the_cap_made: usize,
+    #[serde(default)]
+    pub past_the_cap_served: usize,
+    #[serde(default)]
+    pub past_the_cap_kb: Option<u64>,
+    #[serde(default)]
+    pub past_the_cap_ping_s: f64,
 }
 
 /// One step's image for another platform.

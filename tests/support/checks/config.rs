@@ -1,4 +1,7 @@
-//! Checks that read the image's config: USER, ENTRYPOINT, CMD, HEALTHCHECK, labels.
+//! Checks that read the image's config: USER, ENTRYPOINT, CMD, HEALTHCHECK, labels,
+//! EXPOSE, VOLUME, ENV.
+
+use testcontainers::bollard::models::ImageConfig;
 
 use super::super::error::{Result, found};
 use super::super::image::{Image, shell_form};
@@ -133,4 +136,68 @@ pub fn has_oci_labels(image: &Image) -> Result<()> {
         ),
         "add them with LABEL in the final stage",
     )
+}
+
+/// The environment variables the service reads (src/main.rs), and PATH, which BuildKit
+/// sets in every image.
+const READ_FROM_THE_ENVIRONMENT: &[&str] = &["PATH", "PORT", "PING_WORKERS"];
+
+/// Step 08: the config declares what the service is and nothing else. EXPOSE names the
+/// port it listens on (PORT if the image sets it, else 8080): `docker run -P` and every
+/// reader go by it. No VOLUME: the service writes nothing, and each `docker run` would
+/// create an anonymous volume, writable under `--read-only`. No ENV the binary does not
+/// read: anyone who pulls the image reads its environment, and a leftover is where
+/// tokens leak.
+pub fn declares_only_what_it_serves(config: &ImageConfig) -> Result<()> {
+    let env = config.env.clone().unwrap_or_default();
+    let unread: Vec<&str> = env
+        .iter()
+        .map(|variable| {
+            variable
+                .split_once('=')
+                .map_or(variable.as_str(), |(name, _)| name)
+        })
+        .filter(|name| !READ_FROM_THE_ENVIRONMENT.contains(name))
+        .collect();
+    if !unread.is_empty() {
+        return found(
+            format!(
+                "the image's environment sets {}, which the service never reads",
+                unread.join(", ")
+            ),
+            "anyone who pulls the image can read its ENV: keep leftovers and secrets out, and \
+             pass settings with `docker run -e`",
+        );
+    }
+    let port = env
+        .iter()
+        .find_map(|variable| variable.strip_prefix("PORT="))
+        .unwrap_or("8080");
+    let listens_on = format!("{}/tcp", port.trim());
+    let exposed = config.exposed_ports.clone().unwrap_or_default();
+    if exposed != [listens_on.as_str()] {
+        return found(
+            if exposed.is_empty() {
+                format!("the image EXPOSEs no port; the service listens on {listens_on}")
+            } else {
+                format!(
+                    "the image EXPOSEs {}; the service listens on {listens_on} alone",
+                    exposed.join(", ")
+                )
+            },
+            "EXPOSE the port the service listens on: `docker run -P` publishes what EXPOSE names",
+        );
+    }
+    let volumes = config.volumes.clone().unwrap_or_default();
+    if !volumes.is_empty() {
+        return found(
+            format!(
+                "the image declares VOLUME {}: every `docker run` creates an anonymous, \
+                 writable volume there",
+                volumes.join(", ")
+            ),
+            "the service writes nothing and runs `--read-only`: it needs no VOLUME",
+        );
+    }
+    Ok(())
 }

@@ -117,7 +117,8 @@ pub fn binary_is_static(image: &Image) -> Result<()> {
     )
 }
 
-/// Steps 06–08: the image's files are the service binary and nothing else.
+/// Steps 06–08: the image's files are the service binary and nothing else (and the
+/// folders it sits in: `/bin/server` comes with `/bin`).
 pub fn holds_only_the_binary(image: &Image) -> Result<()> {
     let files = image.files()?;
     let own = files.own();
@@ -142,7 +143,16 @@ pub fn holds_only_the_binary(image: &Image) -> Result<()> {
             "name the binary itself, in exec form: ENTRYPOINT [\"/ping\"]",
         );
     };
-    let others: Vec<&str> = own.into_iter().filter(|path| *path != binary).collect();
+    // The folders a COPY creates above the binary (/bin for /bin/server) hold only it.
+    let above_the_binary = |path: &str| {
+        files.0.get(path).is_some_and(|entry| entry.is_dir)
+            && binary.starts_with(path)
+            && binary[path.len()..].starts_with('/')
+    };
+    let others: Vec<&str> = own
+        .into_iter()
+        .filter(|path| *path != binary && !above_the_binary(path))
+        .collect();
     if others.is_empty() && files.contains(&binary) {
         return Ok(());
     }

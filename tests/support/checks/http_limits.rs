@@ -1,12 +1,13 @@
 //! The HTTP limits the service holds (src/main.rs), tried against a locked-down
 //! container byte by byte: requests a client library would refuse to send, a slow
-//! client, thousands of idle connections. Every loop is bounded in count and time, and
-//! every connection goes to the container's port on this machine's loopback.
+//! client, a client that reads none of its answers, thousands of idle connections and
+//! more than the service's cap. Every loop is bounded in count and time, and every
+//! connection goes to the container's port on this machine's loopback.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use super::super::error::{Error, Result, found};
 use super::super::image::Image;
@@ -17,8 +18,14 @@ use super::container::start_locked_down;
 
 /// How long a client has to send a request head (src/main.rs's HEADER_TIMEOUT).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// The idle connections held open at once.
+/// How long an answer may wait to be written (src/main.rs's WRITE_STALL_TIMEOUT).
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections the service serves at once (src/main.rs's MAX_CONNECTIONS).
+pub const MAX_CONNECTIONS: usize = 2048;
+/// The idle connections held open at once: fewer than the cap, so `/ping` is served.
 pub const IDLE_CONNECTIONS: usize = 2000;
+/// Connections made at once beyond the cap: they must wait in the kernel's queue.
+pub const PAST_THE_CAP: usize = 200;
 /// How long any one exchange may take before the check gives up on it.
 const PATIENCE: Duration = Duration::from_secs(10);
 /// How long the client may take to make the burst of connections, and how long the
@@ -70,18 +77,26 @@ pub async fn holds_http_limits(image: &Image) -> Result<Passed> {
     let held = try_limits(&running).await?;
     let mib = |kb: Option<u64>| kb.map_or("?".into(), |kb| format!("{:.1}", kb as f64 / 1024.0));
     Ok(Some(format!(
-        "HEAD 200; {}; a slow client cut off after {:.1} s while /ping answered; /ping answered \
-         with {n} idle connections ({} MiB) and with {n} unfinished 8 KiB heads ({} MiB; {} MiB \
-         without them)",
+        "HEAD 200; {}; a slow client cut off after {:.1} s while /ping answered; an idle \
+         keep-alive connection closed after {:.1} s; a client reading none of its answers cut \
+         off {:.1} s after its writes stalled; /ping answered with {n} idle connections ({} MiB) \
+         and with {n} unfinished 8 KiB heads ({} MiB; {} MiB without them); of {} connections at \
+         once it served {} and queued the rest ({} MiB), and /ping answered after {:.1} s",
         REFUSED
             .iter()
             .map(|refused| format!("{}: {}", refused.what, refused.status))
             .collect::<Vec<_>>()
             .join("; "),
         held.slow_client_cut_s,
+        held.idle_keep_alive_closed_s,
+        held.write_stall_cut_s,
         mib(held.idle_kb),
         mib(held.unfinished_heads_kb),
         mib(held.without_kb),
+        MAX_CONNECTIONS + PAST_THE_CAP,
+        held.past_the_cap_served,
+        mib(held.past_the_cap_kb),
+        held.past_the_cap_ping_s,
         n = held.connections,
     )))
 }
@@ -115,17 +130,31 @@ pub async fn try_limits(running: &Running) -> Result<LimitsResult> {
             );
         }
     }
-    let cut_after = slow_client_is_cut_off(running, &address).await?;
-    raise_open_files_limit(IDLE_CONNECTIONS as u64 + 256)?;
+    // Two waits for the header timeout, on two connections: side by side, the slow
+    // client's finding first.
+    let (slow_client, keep_alive) = tokio::join!(
+        slow_client_is_cut_off(running, &address),
+        idle_keep_alive_is_closed(&address),
+    );
+    let (cut_after, keep_alive_closed) = (slow_client?, keep_alive?);
+    let stall_cut = write_stall_is_cut_off(running, &address).await?;
+    raise_open_files_limit((MAX_CONNECTIONS + PAST_THE_CAP) as u64 + 256)?;
     let without_kb = running.memory().await?.cgroup_kb;
     let idle_kb = hold_connections(running, &address, &[]).await?;
     let unfinished_heads_kb = hold_connections(running, &address, &unfinished_head()).await?;
+    let past = past_the_cap(running, &address).await?;
     Ok(LimitsResult {
         slow_client_cut_s: cut_after.as_secs_f64(),
+        idle_keep_alive_closed_s: keep_alive_closed.as_secs_f64(),
+        write_stall_cut_s: stall_cut.as_secs_f64(),
         connections: IDLE_CONNECTIONS,
         without_kb,
         idle_kb,
         unfinished_heads_kb,
+        past_the_cap_made: MAX_CONNECTIONS + PAST_THE_CAP,
+        past_the_cap_served: past.served,
+        past_the_cap_kb: past.memory_kb,
+        past_the_cap_ping_s: past.ping_after.as_secs_f64(),
         ..LimitsResult::default()
     })
 }
@@ -229,6 +258,110 @@ async fn slow_client_is_cut_off(running: &Running, address: &str) -> Result<Dura
     Ok(cut_after)
 }
 
+/// A keep-alive connection that got its answer and sends nothing more: the service must
+/// close it within HEADER_TIMEOUT (and a second), since waiting for the next request is
+/// waiting for a head. Returns how long after the answer it closed. Needs only the
+/// service's address (`host:port`).
+pub async fn idle_keep_alive_is_closed(address: &str) -> Result<Duration> {
+    let failed = |error: std::io::Error| Error::Harness(format!("a keep-alive client: {error}"));
+    let mut stream = TcpStream::connect(address).await.map_err(failed)?;
+    stream
+        .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\n\r\n")
+        .await
+        .map_err(failed)?;
+    let mut answer = Vec::new();
+    let mut buffer = [0; 1024];
+    let read_answer = async {
+        while !answer.ends_with(b"\r\n\r\nPONG") {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(PATIENCE, read_answer).await;
+    if !answer.ends_with(b"\r\n\r\nPONG") {
+        return found(
+            format!(
+                "GET /ping on a keep-alive connection got {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+            "HTTP/1.1 keeps a connection open after the answer: does the service answer on it?",
+        );
+    }
+    let answered = Instant::now();
+    let limit = HEADER_TIMEOUT + Duration::from_secs(1);
+    match tokio::time::timeout(limit, stream.read(&mut buffer)).await {
+        Ok(Ok(0) | Err(_)) => Ok(answered.elapsed()),
+        Ok(Ok(read)) => found(
+            format!("an idle keep-alive connection was sent {read} bytes it never asked for"),
+            "after its answer the service has nothing to send until the next request",
+        ),
+        Err(_) => found(
+            format!(
+                "a keep-alive connection left idle after its answer was still open after \
+                 {limit:?}"
+            ),
+            "the wait for the next request is a wait for a head: is HEADER_TIMEOUT in \
+             src/main.rs applied to it?",
+        ),
+    }
+}
+
+/// A client that sends requests and reads none of the answers (a small receive buffer,
+/// never read): once the buffers between it and the service are full, every answer
+/// waits to be written, and the service stops reading. It must close the connection
+/// within WRITE_STALL_TIMEOUT of that. Returns how long after this client's own writes
+/// stalled the service's end was gone.
+async fn write_stall_is_cut_off(running: &Running, address: &str) -> Result<Duration> {
+    let failed =
+        |error: std::io::Error| Error::Harness(format!("a client that never reads: {error}"));
+    let address: std::net::SocketAddr = address
+        .parse()
+        .map_err(|error| Error::Harness(format!("the address {address}: {error}")))?;
+    let socket = TcpSocket::new_v4().map_err(failed)?;
+    socket.set_recv_buffer_size(4096).map_err(failed)?;
+    let mut stream = socket.connect(address).await.map_err(failed)?;
+    let requests = b"GET /ping HTTP/1.1\r\nHost: ping\r\n\r\n".repeat(1000);
+    let started = Instant::now();
+    let mut sent = 0;
+    // Until a write waits a second: nothing reads on the other side any more.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), stream.write_all(&requests)).await {
+            Ok(Ok(())) => sent += requests.len(),
+            Ok(Err(_)) | Err(_) => break,
+        }
+        if started.elapsed() > QUEUE_PATIENCE {
+            return Err(Error::Harness(format!(
+                "{} MB of pipelined requests went through in {QUEUE_PATIENCE:?} without a \
+                 stall: something between this client and the service reads them",
+                sent / 1_000_000
+            )));
+        }
+    }
+    let stalled = Instant::now();
+    let limit = WRITE_STALL_TIMEOUT + PATIENCE;
+    loop {
+        let sockets = running.sockets().await?;
+        if sockets.iter().all(|socket| socket.listening) {
+            drop(stream);
+            return Ok(stalled.elapsed());
+        }
+        if stalled.elapsed() > limit {
+            return found(
+                format!(
+                    "a client that sent {} MB of requests and read none of the answers was \
+                     still connected {limit:?} after its writes stalled",
+                    sent / 1_000_000
+                ),
+                "an answer nobody reads waits forever: is the write-stall timeout \
+                 (WRITE_STALL_TIMEOUT in src/main.rs) applied to the server?",
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A request head that stops short of its end, as long as the head limit allows.
 fn unfinished_head() -> Vec<u8> {
     let mut head = b"GET /ping HTTP/1.1
@@ -278,7 +411,7 @@ enum Held {
 
 async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held> {
     running.pause().await?;
-    let queued = open_while_paused(running, address, sent).await;
+    let queued = open_while_paused(running, address, sent, IDLE_CONNECTIONS).await;
     running.unpause().await?;
     let unpaused = Instant::now();
     let held = queued?;
@@ -326,14 +459,15 @@ async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held
     Ok(Held::All(memory_kb))
 }
 
-/// Makes IDLE_CONNECTIONS connections to the paused service, each sent `sent`, and waits
-/// until the kernel has queued them all for it to accept.
+/// Makes `count` connections to the paused service, each sent `sent`, and waits until
+/// the kernel has queued them all for it to accept.
 async fn open_while_paused(
     running: &Running,
     address: &str,
     sent: &[u8],
+    count: usize,
 ) -> Result<Vec<TcpStream>> {
-    let connecting = (0..IDLE_CONNECTIONS).map(|_| async {
+    let connecting = (0..count).map(|_| async {
         let mut stream = TcpStream::connect(address).await?;
         stream.write_all(sent).await?;
         Ok::<_, std::io::Error>(stream)
@@ -342,14 +476,14 @@ async fn open_while_paused(
         .await
         .map_err(|_| {
             Error::Harness(format!(
-                "{IDLE_CONNECTIONS} connections to {address} were not made in {QUEUE_PATIENCE:?}"
+                "{count} connections to {address} were not made in {QUEUE_PATIENCE:?}"
             ))
         })?;
-    let mut held = Vec::with_capacity(IDLE_CONNECTIONS);
+    let mut held = Vec::with_capacity(count);
     for stream in opened {
         held.push(stream.map_err(|error| {
             Error::Harness(format!(
-                "opening connection {} of {IDLE_CONNECTIONS}: {error}",
+                "opening connection {} of {count}: {error}",
                 held.len() + 1
             ))
         })?);
@@ -365,7 +499,7 @@ async fn open_while_paused(
             .filter(|socket| socket.listening)
             .map(|socket| socket.unread)
             .sum::<u64>();
-        if queued >= IDLE_CONNECTIONS as u64 {
+        if queued >= count as u64 {
             return Ok(held);
         }
         if queued > most {
@@ -374,7 +508,7 @@ async fn open_while_paused(
             return found(
                 format!(
                     "while the service was paused the kernel queued {queued} of a burst of \
-                     {IDLE_CONNECTIONS} new connections and then no more for {NO_PROGRESS:?}: \
+                     {count} new connections and then no more for {NO_PROGRESS:?}: \
                      its listen backlog is full, and every other client waits a second or more \
                      to try again"
                 ),
@@ -386,17 +520,129 @@ async fn open_while_paused(
     }
 }
 
-/// Waits (bounded) until the service holds no connection.
+/// Waits until the service holds no connection: once the clients have closed theirs, or
+/// the header timeout has closed them, none may stay.
 async fn wait_until_all_closed(running: &Running) -> Result<()> {
     let started = Instant::now();
-    while running
-        .sockets()
-        .await?
-        .iter()
-        .any(|socket| !socket.listening)
-        && started.elapsed() < HEADER_TIMEOUT + PATIENCE
-    {}
-    Ok(())
+    loop {
+        let sockets = running.sockets().await?;
+        let open = sockets.iter().filter(|socket| !socket.listening).count();
+        if open == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > HEADER_TIMEOUT + PATIENCE {
+            return found(
+                format!(
+                    "{open} connections were still open {:?} after their clients closed them or \
+                     went quiet",
+                    HEADER_TIMEOUT + PATIENCE
+                ),
+                "a connection whose client left, or that sends nothing, must be closed: is \
+                 HEADER_TIMEOUT in src/main.rs applied to the server?",
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the service did with more connections than its cap.
+struct PastTheCap {
+    /// The most it served at once.
+    served: usize,
+    memory_kb: Option<u64>,
+    /// How long a `/ping` made while they were all open took to be answered.
+    ping_after: Duration,
+}
+
+/// MAX_CONNECTIONS and PAST_THE_CAP more, made at once while the service is paused: it
+/// must serve no more than its cap (the rest wait in the kernel's queue, which holds
+/// them), stay alive within its memory limit, and answer a `/ping` made meanwhile once
+/// the header timeout has freed a slot.
+async fn past_the_cap(running: &Running, address: &str) -> Result<PastTheCap> {
+    let count = MAX_CONNECTIONS + PAST_THE_CAP;
+    running.pause().await?;
+    let queued = open_while_paused(running, address, &[], count).await;
+    running.unpause().await?;
+    let unpaused = Instant::now();
+    let held = queued?;
+    // A /ping made now waits in the queue behind the ones over the cap.
+    let ping = async {
+        let asked = Instant::now();
+        let answer = exchange(
+            address,
+            b"GET /ping HTTP/1.1\r\nHost: ping\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        (answer, asked.elapsed())
+    };
+    // Until the header timeout closes the first of them, the service serves as many as it
+    // accepts: the connections open minus the ones still in the listening socket's queue.
+    let watch = async {
+        let (mut served, mut memory_kb) = (0, None);
+        while unpaused.elapsed() < HEADER_TIMEOUT && served <= MAX_CONNECTIONS {
+            let sockets = running.sockets().await?;
+            let waiting: u64 = sockets
+                .iter()
+                .filter(|socket| socket.listening)
+                .map(|socket| socket.unread)
+                .sum();
+            let open = sockets.iter().filter(|socket| !socket.listening).count();
+            let now = open.saturating_sub(waiting as usize);
+            served = served.max(now);
+            if memory_kb.is_none() && now >= MAX_CONNECTIONS {
+                memory_kb = running.memory().await?.cgroup_kb;
+            }
+        }
+        Ok::<_, Error>((served, memory_kb))
+    };
+    let ((answer, ping_after), watched) = tokio::join!(ping, watch);
+    let (served, memory_kb) = watched?;
+    if served > MAX_CONNECTIONS {
+        return found(
+            format!(
+                "of {count} connections made at once the service served {served}, more than \
+                 its cap of {MAX_CONNECTIONS}"
+            ),
+            "connections over the cap must wait in the kernel's queue: is the connection cap \
+             (MAX_CONNECTIONS in src/main.rs) applied to the server?",
+        );
+    }
+    drop(held);
+    let state = running.state().await?;
+    if state.oom_killed == Some(true) || state.running != Some(true) {
+        return found(
+            format!(
+                "with {count} connections made at once the container stopped (OOM-killed: {})",
+                state.oom_killed == Some(true)
+            ),
+            "the cap (MAX_CONNECTIONS in src/main.rs) times what a connection costs must fit \
+             the memory limit",
+        );
+    }
+    match answer {
+        Ok(answer) if answer.ends_with("\r\n\r\nPONG") => {}
+        Ok(answer) => {
+            return found(
+                format!(
+                    "with the service at its cap, GET /ping got {:?}",
+                    first_line(&answer)
+                ),
+                "a connection over the cap waits for a slot, then is served like any other",
+            );
+        }
+        Err(error) => {
+            return found(
+                format!("with the service at its cap, GET /ping was never answered: {error}"),
+                "the header timeout frees the idle connections' slots: is it applied?",
+            );
+        }
+    }
+    wait_until_all_closed(running).await?;
+    Ok(PastTheCap {
+        served,
+        memory_kb,
+        ping_after,
+    })
 }
 
 /// Lets this process hold `files` open files, up to its hard limit.
