@@ -309,10 +309,24 @@ async fn a_layout_of_its_own_passes() {
     );
 }
 
+/// A learner's script runs on the host: with the few variables a build needs, not the
+/// environment of whoever runs the check (cargo's own variables stand for its tokens).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_builder_pattern_runs_the_learners_own_script() {
+    let from_cargo = ["CARGO", "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"];
+    assert!(
+        from_cargo
+            .iter()
+            .any(|name| std::env::var_os(name).is_some()),
+        "run under cargo test: it sets {from_cargo:?}, which the script must not see"
+    );
     let yours = Yours::of("03-builder-pattern", "script", "build.sh", |text| {
-        format!("{text}echo 'built by the learner'\n")
+        let leaks = from_cargo
+            .map(|name| {
+                format!("[ -z \"${{{name}:-}}\" ] || {{ echo '{name} leaked' >&2; exit 1; }}\n")
+            })
+            .concat();
+        format!("{text}{leaks}echo 'built by the learner'\n")
     });
     let report = yours.check("03-builder-pattern").await;
     assert!(report.passed(), "the learner's copy of step 03:\n{report}");

@@ -387,3 +387,331 @@ fn sigterm_stops_it_cleanly_when_nobody_reads_its_output() {
         "{status} after SIGTERM with stdout closed"
     );
 }
+
+/// How a fuzz input is sent: whole, or one byte per write (each its own segment).
+#[derive(Clone, Copy, Debug)]
+enum Delivery {
+    Whole,
+    ByteAtATime,
+}
+
+/// Inputs that once got an answer the service may not give, kept for good: tried first.
+const REGRESSIONS: &[&[u8]] = &[];
+
+/// What the service may answer to any input: PONG, a refusal, or closing the connection.
+const ALLOWED: &[u16] = &[200, 400, 404, 405, 431];
+
+/// Request heads around the service's limits (99–101 headers, heads of 8,191–8,193
+/// bytes), with obs-fold, NUL bytes, Content-Length and Transfer-Encoding mixes and
+/// pipelining, sent whole and byte at a time; then inputs mutated from a fixed seed for
+/// a bounded time. Every answer must be one of ALLOWED or a clean close, within the
+/// header timeout, and `/ping` must answer after each input.
+#[test]
+fn request_heads_around_the_limits_get_only_allowed_answers() {
+    let service = Service::start();
+    let mut inputs: Vec<(String, Vec<u8>)> = REGRESSIONS
+        .iter()
+        .enumerate()
+        .map(|(index, input)| (format!("regression {index}"), input.to_vec()))
+        .collect();
+    inputs.extend(boundary_inputs());
+    let mut seen = std::collections::BTreeMap::new();
+    for (what, input) in &inputs {
+        for delivery in [Delivery::Whole, Delivery::ByteAtATime] {
+            let answered = try_input(&service, input, delivery)
+                .unwrap_or_else(|why| panic!("{what} ({delivery:?}): {why}\ninput: {input:?}"));
+            *seen.entry(answered).or_insert(0) += 1;
+        }
+    }
+    // Mutations of a valid request, from a fixed seed: the same inputs on every run.
+    let mut random = XorShift(0x5eed_1e55_f00d_cafe);
+    let started = Instant::now();
+    let mut mutated = 0;
+    while mutated < 400 && started.elapsed() < Duration::from_secs(20) {
+        let input = mutate(&mut random);
+        let answered = try_input(&service, &input, Delivery::Whole).unwrap_or_else(|why| {
+            panic!("mutation {mutated}: {why}\nkeep it in REGRESSIONS: {input:?}")
+        });
+        *seen.entry(answered).or_insert(0) += 1;
+        mutated += 1;
+    }
+    println!(
+        "{} boundary inputs (twice each) and {mutated} mutations: {seen:?}",
+        inputs.len()
+    );
+}
+
+/// The first status of each answer the service gave to `input`, or None for a clean
+/// close; an error if it answered anything not ALLOWED, held the connection past the
+/// header timeout without a word, or stopped answering `/ping` afterwards.
+fn try_input(service: &Service, input: &[u8], delivery: Delivery) -> Result<Option<u16>, String> {
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", service.port)).map_err(|error| error.to_string())?;
+    stream
+        .set_nodelay(true)
+        .map_err(|error| error.to_string())?;
+    // The service may answer and close before reading everything: not an error.
+    let _ = match delivery {
+        Delivery::Whole => stream.write_all(input),
+        Delivery::ByteAtATime => input
+            .iter()
+            .try_for_each(|byte| stream.write_all(std::slice::from_ref(byte))),
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|error| error.to_string())?;
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => answer.extend_from_slice(&buffer[..read]),
+            // Quiet for 100 ms after an answer: the connection is kept alive, done.
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if !answer.is_empty() {
+                    break;
+                }
+            }
+            // Reset by the service: a close too.
+            Err(_) => break,
+        }
+        if started.elapsed() > Duration::from_secs(7) {
+            return Err(format!(
+                "neither answered nor closed within 7 s (got {:?})",
+                String::from_utf8_lossy(&answer)
+            ));
+        }
+    }
+    let statuses = statuses_of(&answer);
+    if let Some(status) = statuses.iter().find(|status| !ALLOWED.contains(status)) {
+        return Err(format!(
+            "answered {status}: {:?}",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    if !answer.is_empty() && statuses.is_empty() {
+        return Err(format!(
+            "sent bytes that are no HTTP answer: {:?}",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    drop(stream);
+    ping_answers(service.port)?;
+    Ok(statuses.first().copied())
+}
+
+/// The status of every answer in `bytes` (one per answer, pipelined answers included):
+/// a status line at the start or right after the end of an answer.
+fn statuses_of(bytes: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8_lossy(bytes);
+    let starts_an_answer =
+        |at: usize| at == 0 || text[..at].ends_with("\r\n\r\n") || text[..at].ends_with("PONG");
+    ["HTTP/1.1 ", "HTTP/1.0 "]
+        .iter()
+        .flat_map(|version| text.match_indices(version))
+        .filter(|(at, _)| starts_an_answer(*at))
+        .filter_map(|(at, _)| text.get(at + 9..at + 12)?.parse().ok())
+        .collect()
+}
+
+/// GET /ping on a new connection answers 200 PONG.
+fn ping_answers(port: u16) -> Result<(), String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|error| error.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|error| error.to_string())?;
+    stream
+        .write_all(b"GET /ping HTTP/1.1\r\nHost: ping\r\nConnection: close\r\n\r\n")
+        .map_err(|error| error.to_string())?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    if answer.starts_with("HTTP/1.1 200") && answer.ends_with("\r\n\r\nPONG") {
+        Ok(())
+    } else {
+        Err(format!("afterwards GET /ping got {answer:?}"))
+    }
+}
+
+/// A head of exactly `length` bytes: GET /ping with a padding header.
+fn head_of_length(length: usize) -> Vec<u8> {
+    let start = b"GET /ping HTTP/1.1\r\nHost: ping\r\nX-Padding: ".to_vec();
+    let end = b"\r\n\r\n";
+    let mut head = start.clone();
+    head.resize(length.saturating_sub(end.len()).max(start.len()), b'a');
+    head.extend_from_slice(end);
+    head
+}
+
+/// GET /ping with `count` headers in all, Host included.
+fn head_with_headers(count: usize) -> Vec<u8> {
+    let mut head = b"GET /ping HTTP/1.1\r\nHost: ping\r\n".to_vec();
+    for header in 1..count {
+        head.extend(format!("X-Header-{header}: {header}\r\n").bytes());
+    }
+    head.extend(b"\r\n");
+    head
+}
+
+fn boundary_inputs() -> Vec<(String, Vec<u8>)> {
+    let mut inputs = Vec::new();
+    for count in 98..=102 {
+        inputs.push((format!("{count} headers"), head_with_headers(count)));
+    }
+    for length in 8190..=8194 {
+        inputs.push((format!("a head of {length} bytes"), head_of_length(length)));
+    }
+    let get = |rest: &str| format!("GET /ping HTTP/1.1\r\nHost: ping\r\n{rest}\r\n").into_bytes();
+    let post = |rest: &str| format!("POST /ping HTTP/1.1\r\nHost: ping\r\n{rest}").into_bytes();
+    let named: Vec<(&str, Vec<u8>)> = vec![
+        ("obs-fold", get("X-Folded: a\r\n b\r\n")),
+        (
+            "obs-fold of Host",
+            b"GET /ping HTTP/1.1\r\nHost: ping\r\n ping2\r\n\r\n".to_vec(),
+        ),
+        ("NUL in a value", get("X-Nul: a\0b\r\n")),
+        ("NUL in a name", get("X-N\0ul: a\r\n")),
+        (
+            "NUL in the path",
+            b"GET /pi\0ng HTTP/1.1\r\nHost: ping\r\n\r\n".to_vec(),
+        ),
+        (
+            "Content-Length and Transfer-Encoding",
+            post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ),
+        (
+            "Transfer-Encoding not ending in chunked",
+            post("Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
+        ),
+        (
+            "Transfer-Encoding: identity",
+            post("Transfer-Encoding: identity\r\n\r\nab"),
+        ),
+        (
+            "two Transfer-Encoding headers",
+            post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ),
+        (
+            "a space before the colon",
+            post("Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+        ),
+        (
+            "a negative Content-Length",
+            post("Content-Length: -1\r\n\r\n"),
+        ),
+        (
+            "a listed Content-Length",
+            post("Content-Length: 1, 1\r\n\r\na"),
+        ),
+        (
+            "an overflowing Content-Length",
+            post("Content-Length: 18446744073709551616\r\n\r\n"),
+        ),
+        (
+            "a bad chunk size",
+            post("Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"),
+        ),
+        ("a body on GET", get("Content-Length: 3\r\n\r\nabc")),
+        ("three pipelined GETs", [get(""), get(""), get("")].concat()),
+        (
+            "a GET, then garbage",
+            [get(""), b"NOT HTTP\r\n\r\n".to_vec()].concat(),
+        ),
+        (
+            "bare LF line ends",
+            b"GET /ping HTTP/1.1\nHost: ping\n\n".to_vec(),
+        ),
+        (
+            "bare CR line ends",
+            b"GET /ping HTTP/1.1\rHost: ping\r\r".to_vec(),
+        ),
+        (
+            "a lowercase method",
+            b"get /ping HTTP/1.1\r\nHost: ping\r\n\r\n".to_vec(),
+        ),
+        (
+            "absolute form",
+            b"GET http://ping/ping HTTP/1.1\r\nHost: ping\r\n\r\n".to_vec(),
+        ),
+        (
+            "HTTP/1.0 without Host",
+            b"GET /ping HTTP/1.0\r\n\r\n".to_vec(),
+        ),
+        ("no Host", b"GET /ping HTTP/1.1\r\n\r\n".to_vec()),
+        ("two Hosts", get("Host: other\r\n")),
+        (
+            "Expect: 100-continue",
+            post("Expect: 100-continue\r\nContent-Length: 2\r\n\r\nab"),
+        ),
+        ("a header without a colon", get("X-No-Colon\r\n")),
+        ("an empty header name", get(": value\r\n")),
+        ("a control byte in a value", get("X-Bell: \x07\r\n")),
+        (
+            "bytes over 127 in a value",
+            [get("").as_slice(), b"X-High: \xff\xfe\r\n\r\n"].concat(),
+        ),
+        (
+            "an 8 KiB method",
+            format!("{} /ping HTTP/1.1\r\n\r\n", "G".repeat(8192)).into_bytes(),
+        ),
+        ("nothing but CRLF", b"\r\n\r\n\r\n".to_vec()),
+        (
+            "CRLF before the request",
+            [b"\r\n".to_vec(), get("")].concat(),
+        ),
+    ];
+    inputs.extend(
+        named
+            .into_iter()
+            .map(|(what, input)| (what.to_string(), input)),
+    );
+    inputs
+}
+
+/// A small, seeded pseudo-random generator (xorshift64): the same inputs every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound.max(1) as u64) as usize
+    }
+}
+
+/// A valid request with a few random edits: a byte inserted, deleted or replaced, a
+/// line repeated, a line end changed.
+fn mutate(random: &mut XorShift) -> Vec<u8> {
+    const BYTES: &[u8] = b"\0\r\n :\t,;\x7f\xffaZ0-";
+    let mut input =
+        b"POST /ping HTTP/1.1\r\nHost: ping\r\nContent-Length: 2\r\nX-A: b\r\n\r\nab".to_vec();
+    for _ in 0..1 + random.below(4) {
+        let at = random.below(input.len());
+        match random.below(5) {
+            0 => input.insert(at, BYTES[random.below(BYTES.len())]),
+            1 => {
+                input.remove(at);
+            }
+            2 => input[at] = BYTES[random.below(BYTES.len())],
+            3 => {
+                let line: Vec<u8> = input[at..]
+                    .split(|byte| *byte == b'\n')
+                    .next()
+                    .unwrap_or_default()
+                    .to_vec();
+                input.splice(at..at, line.into_iter().chain([b'\n']));
+            }
+            _ => {
+                if let Some(crlf) = input.windows(2).position(|pair| pair == b"\r\n") {
+                    input.remove(crlf);
+                }
+            }
+        }
+    }
+    input
+}

@@ -106,12 +106,30 @@ impl Step {
         Image::of(self.clone(), tag, log, started.elapsed())
     }
 
-    /// Runs a build command of this step, echoing its instructions when asked.
+    /// Runs a build command of this step, echoing its instructions when asked. A
+    /// learner's script (step 03) runs on this machine, not in a container: it is told
+    /// so, and it gets only what a build needs from the environment.
     fn run_logged(&self, command_line: &str, dir: &Path, name: &str) -> Result<String> {
         let dockerfiles = self.dockerfiles();
         let dockerfile = (dockerfiles.len() == 1).then(|| dockerfiles[0].as_path());
         let what = format!("step {}", self.slug);
-        run_logged(&what, command_line, dir, name, self.echo_build, dockerfile)
+        let yours = self.is_script() && self.learner_file.is_some();
+        if yours && self.echo_build {
+            println!(
+                "Your script runs on this machine as you, not in a container: it can do what \
+                 you can. It gets only {} from your environment, and TAG.",
+                SCRIPT_ENVIRONMENT.join(", ")
+            );
+        }
+        run_logged(
+            &what,
+            command_line,
+            dir,
+            name,
+            self.echo_build,
+            dockerfile,
+            yours,
+        )
     }
 
     /// Builds the stage `target` and exports its files into `dest` (`docker build
@@ -185,10 +203,16 @@ pub fn build_limit() -> Duration {
         .map_or(BUILD_LIMIT, Duration::from_secs)
 }
 
+/// What a learner's script gets from the environment it is run from (besides TAG and
+/// Docker's own settings): enough for `docker` to find itself, its plugins and its config.
+pub const SCRIPT_ENVIRONMENT: &[&str] = &["PATH", "HOME", "TMPDIR", "DOCKER_CONFIG"];
+
 /// Runs a build command (bash, from `dir`, BuildKit's plain log), echoing its
 /// instructions when asked; the log, or why the build of `what` ("step 05") failed.
 /// Stopped at `build_limit()`: the build is cancelled (SIGINT to the docker client, as
 /// Ctrl-C does, then SIGKILL), and the report names the instruction still running.
+/// `least` runs it with SCRIPT_ENVIRONMENT alone: no token or key of the caller's
+/// environment reaches a script nobody reviewed.
 pub fn run_logged(
     what: &str,
     command_line: &str,
@@ -196,6 +220,7 @@ pub fn run_logged(
     name: &str,
     echo_build: bool,
     dockerfile: Option<&Path>,
+    least: bool,
 ) -> Result<String> {
     use std::os::unix::process::CommandExt;
     let limit = build_limit();
@@ -207,6 +232,14 @@ pub fn run_logged(
         .stdout(Stdio::piped())
         // Its own process group: at the limit every process of the build gets the signal.
         .process_group(0);
+    if least {
+        command.env_clear();
+        for name in SCRIPT_ENVIRONMENT {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+    }
     docker::with_buildkit(&mut command);
     let mut child = command
         .spawn()

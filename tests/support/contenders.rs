@@ -118,6 +118,7 @@ impl Contender {
                     &self.tag,
                     false,
                     Some(&dockerfile),
+                    false,
                 )?;
                 let new = docker::image_id(&self.tag).ok_or_else(|| {
                     Error::Harness(format!("`{command}` succeeded but made no {}", self.tag))
