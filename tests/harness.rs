@@ -228,3 +228,22 @@ fn the_config_declares_only_what_the_service_serves() {
         assert!(error.found().contains(says), "{says:?} in {error}");
     }
 }
+
+/// The rebuild copy and the SBOM go to folders no other user can read, guess or link
+/// beforehand, and are gone when done.
+#[test]
+fn private_folders_are_private_and_removed() {
+    use std::os::unix::fs::PermissionsExt;
+    let (first, second) = (
+        support::files::PrivateDir::new("test").unwrap(),
+        support::files::PrivateDir::new("test").unwrap(),
+    );
+    assert_ne!(first.path(), second.path());
+    let meta = std::fs::symlink_metadata(first.path()).unwrap();
+    assert!(meta.is_dir() && !meta.file_type().is_symlink());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    std::fs::write(first.path().join("file"), "x").unwrap();
+    let path = first.path().to_path_buf();
+    drop(first);
+    assert!(!path.exists(), "{} is left behind", path.display());
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::buildkit::{self, BuildEcho};
 use super::error::{BuildFailure, Error, Must, Result, io};
+use super::files::PrivateDir;
 use super::image::Image;
 use super::step::{PREPARE, Step, workshop_base_images};
 use super::{docker, repo_root};
@@ -150,13 +151,8 @@ impl Step {
     /// build command in it, tagged `<image>-rebuild`. The returned image's `build_log`
     /// says what was CACHED and what cargo compiled; `Image::remove` drops it.
     pub fn rebuild_after(&self, change: Change) -> Result<Image> {
-        let copy = std::env::temp_dir().join(format!(
-            "ping-workshop-{}-{}-{}",
-            self.slug,
-            std::process::id(),
-            self.image.replace([':', '/'], "-")
-        ));
-        let _ = std::fs::remove_dir_all(&copy);
+        let folder = PrivateDir::new(&format!("{}-rebuild", self.slug))?;
+        let copy = folder.path().join("context");
         copy_tree(repo_root(), &copy)?;
         // Unique every time: a change made before would come from a cache.
         let nonce = std::time::SystemTime::now()
@@ -172,9 +168,7 @@ impl Step {
             image: format!("{}-rebuild", self.image),
             ..self.clone()
         };
-        let image = apart.try_build_in(&copy);
-        let _ = std::fs::remove_dir_all(&copy);
-        image
+        apart.try_build_in(&copy)
     }
 
     /// Every `FROM` image of the step's Dockerfiles must be present or pullable.

@@ -167,3 +167,37 @@ impl Files {
         self.0.len()
     }
 }
+
+/// A fresh folder of this user's alone (mode 0700, a name nobody could guess or link
+/// beforehand: mkdtemp), removed with everything in it when dropped.
+pub struct PrivateDir(pub std::path::PathBuf);
+
+impl PrivateDir {
+    /// Under the system's temporary folder, named `ping-workshop-<what>-XXXXXX`.
+    pub fn new(what: &str) -> Result<PrivateDir> {
+        use std::os::unix::ffi::OsStringExt;
+        let template = std::env::temp_dir().join(format!("ping-workshop-{what}-XXXXXX"));
+        let mut bytes = template.into_os_string().into_vec();
+        bytes.push(0);
+        // SAFETY: `bytes` is a NUL-terminated, writable buffer that mkdtemp fills in place.
+        let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+        if made.is_null() {
+            return Err(super::error::Error::Harness(format!(
+                "cannot make a private temporary folder for {what}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        bytes.pop();
+        Ok(PrivateDir(std::ffi::OsString::from_vec(bytes).into()))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -8,7 +8,7 @@
 //! - `tool`       how the workshop tool's commands are typed
 //! - `check`      the named checks: each check's name and what it proves
 //! - `docker`     the docker CLI and Docker's typed API
-//! - `files`      the files inside an image
+//! - `files`      the files inside an image, and private temporary folders
 //! - `layers`     an image's size, read from its layers (the same on every image store)
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)

@@ -7,6 +7,7 @@ use std::process::Command;
 use auditable_serde::DependencyKind;
 
 use super::super::error::{Error, Result, found};
+use super::super::files::PrivateDir;
 use super::super::image::Image;
 use super::super::repo_root;
 use super::Passed;
@@ -145,15 +146,11 @@ pub fn runtime_crates(triple: &str) -> Result<BTreeSet<String>> {
 /// Step 11: `docker build --target sbom --output type=local,dest=…` exports a CycloneDX
 /// SBOM that names the service's runtime crates.
 pub fn exports_an_sbom(image: &Image) -> Result<Passed> {
-    let dest = std::env::temp_dir().join(format!(
-        "ping-workshop-sbom-{}-{}",
-        std::process::id(),
-        image.tag.replace([':', '/'], "-")
-    ));
-    let _ = std::fs::remove_dir_all(&dest);
+    let folder = PrivateDir::new("sbom")?;
+    let dest = folder.path().join("sbom");
     let exported = image.step.export_stage(SBOM_STAGE, &dest);
     let sbom = exported.and_then(|_| read_sbom(&dest));
-    let _ = std::fs::remove_dir_all(&dest);
+    drop(folder);
     let components = sbom.map_err(|error| Error::Found {
         found: format!("no SBOM from the `{SBOM_STAGE}` stage: {}", error.found()),
         hint: format!(
