@@ -950,6 +950,17 @@ async fn a_uid_without_a_gid_runs_in_roots_group() {
     );
 }
 
+/// Step 08 with `sed` applied to the service's source (see `with_the_source_edited`),
+/// checked as `name`: `check` fails, and its message says each of `says`. The report.
+async fn the_service_edited_fails(name: &str, sed: &str, check: &str, says: &[&str]) -> Report {
+    let yours = Yours::of("08-production", name, "Dockerfile", |text| {
+        with_the_source_edited(text, sed)
+    });
+    let report = yours.check("08-production").await;
+    assert_says(&failure_of(&report, check), says);
+    report
+}
+
 /// The service with `sed` applied to its source inside the build, after `COPY src`: a
 /// broken service exists only in that build, never in the repository.
 fn with_the_source_edited(dockerfile: &str, sed: &str) -> String {
@@ -960,81 +971,70 @@ fn with_the_source_edited(dockerfile: &str, sed: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_without_its_sigterm_handler_does_not_stop_gracefully() {
-    let yours = Yours::of(
-        "08-production",
+    let report = the_service_edited_fails(
         "no-sigterm-handler",
-        "Dockerfile",
-        |text| with_the_source_edited(text, "/ANCHOR: shutdown$/,/ANCHOR_END: shutdown$/d"),
-    );
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "stops_gracefully"),
+        "/ANCHOR: shutdown$/,/ANCHOR_END: shutdown$/d",
+        "stops_gracefully",
         &["never printed \"ping: stopping\"", "exit code 137"],
-    );
+    )
+    .await;
     assert!(outcome_of(&report, "answers_pong").result.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_without_its_header_timeout_keeps_a_slow_client() {
-    let yours = Yours::of("08-production", "no-header-timeout", "Dockerfile", |text| {
-        with_the_source_edited(text, "s/.with_http1_header_timeout(HEADER_TIMEOUT)//")
-    });
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "holds_http_limits"),
+    the_service_edited_fails(
+        "no-header-timeout",
+        "s/.with_http1_header_timeout(HEADER_TIMEOUT)//",
+        "holds_http_limits",
         &["a header at a time was still connected after 15s"],
-    );
+    )
+    .await;
 }
 
 /// Without a write-stall timeout an answer nobody reads waits forever: a client that
 /// pipelines requests and never reads holds its connection (and a slot of the cap).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_without_its_write_stall_timeout_keeps_a_client_that_never_reads() {
-    let yours = Yours::of(
-        "08-production",
+    the_service_edited_fails(
         "no-write-stall-timeout",
-        "Dockerfile",
-        |text| with_the_source_edited(text, "s/.with_write_stall_timeout(WRITE_STALL_TIMEOUT)//"),
-    );
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "holds_http_limits"),
+        "s/.with_write_stall_timeout(WRITE_STALL_TIMEOUT)//",
+        "holds_http_limits",
         &[
             "read none of the answers was still connected 20s after its writes stalled",
             "WRITE_STALL_TIMEOUT",
         ],
-    );
+    )
+    .await;
 }
 
 /// Without its cap the service takes every connection the kernel queued for it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_without_its_connection_cap_serves_past_it() {
-    let yours = Yours::of("08-production", "no-connection-cap", "Dockerfile", |text| {
-        with_the_source_edited(text, "s/.max_connections(MAX_CONNECTIONS)//")
-    });
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "holds_http_limits"),
+    the_service_edited_fails(
+        "no-connection-cap",
+        "s/.max_connections(MAX_CONNECTIONS)//",
+        "holds_http_limits",
         &[
             "of 2248 connections made at once the service served",
             "more than its cap of 2048",
             "MAX_CONNECTIONS",
         ],
-    );
+    )
+    .await;
 }
 
 /// salvo's default backlog, 128: a burst of new connections overflows the kernel's
 /// queue. Seen whatever the machine's speed: the connections are made to a paused service.
 #[tokio::test(flavor = "multi_thread")]
 async fn salvos_default_listen_backlog_drops_a_burst_of_connections() {
-    let yours = Yours::of("08-production", "default-backlog", "Dockerfile", |text| {
-        with_the_source_edited(text, "/.backlog(LISTEN_BACKLOG)/d")
-    });
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "holds_http_limits"),
+    the_service_edited_fails(
+        "default-backlog",
+        "/.backlog(LISTEN_BACKLOG)/d",
+        "holds_http_limits",
         &["the kernel queued 129 of a burst of 2000", "LISTEN_BACKLOG"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1053,17 +1053,16 @@ async fn more_workers_than_the_bound_are_caught() {
 /// two-CPU machine inside the bound, and still caught.
 #[tokio::test(flavor = "multi_thread")]
 async fn tokios_default_worker_count_is_caught_on_a_small_machine() {
-    let yours = Yours::of("08-production", "tokio-default", "Dockerfile", |text| {
-        with_the_source_edited(text, "/.worker_threads(workers)/d")
-    });
-    let report = yours.check("08-production").await;
-    assert_says(
-        &failure_of(&report, "bounds_its_threads"),
+    the_service_edited_fails(
+        "tokio-default",
+        "/.worker_threads(workers)/d",
+        "bounds_its_threads",
         &[
             "with PING_WORKERS=1 the idle service runs",
             "worker_threads",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -428,17 +428,7 @@ async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held
     let answer = running.get("/ping").await;
     let took = unpaused.elapsed();
     drop(held);
-    let state = running.state().await?;
-    if state.oom_killed == Some(true) || state.running != Some(true) {
-        return found(
-            format!(
-                "with {count} connections open the container stopped (OOM-killed: {})",
-                state.oom_killed == Some(true)
-            ),
-            "what does each connection cost, and is the connection cap (MAX_CONNECTIONS in \
-             src/main.rs) applied?",
-        );
-    }
+    survived(running, &format!("with {count} connections open")).await?;
     if took > HEADER_TIMEOUT {
         return Ok(Held::TooSlow(took));
     }
@@ -457,6 +447,23 @@ async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held
     // starts from none.
     wait_until_all_closed(running).await?;
     Ok(Held::All(memory_kb))
+}
+
+/// The container is still running after `what` ("with 2000 connections open"): neither
+/// stopped nor OOM-killed under its memory limit.
+async fn survived(running: &Running, what: &str) -> Result<()> {
+    let state = running.state().await?;
+    if state.oom_killed == Some(true) || state.running != Some(true) {
+        return found(
+            format!(
+                "{what} the container stopped (OOM-killed: {})",
+                state.oom_killed == Some(true)
+            ),
+            "what does each connection cost, and does the connection cap (MAX_CONNECTIONS in \
+             src/main.rs) times that fit the memory limit?",
+        );
+    }
+    Ok(())
 }
 
 /// Makes `count` connections to the paused service, each sent `sent`, and waits until
@@ -608,17 +615,7 @@ async fn past_the_cap(running: &Running, address: &str) -> Result<PastTheCap> {
         );
     }
     drop(held);
-    let state = running.state().await?;
-    if state.oom_killed == Some(true) || state.running != Some(true) {
-        return found(
-            format!(
-                "with {count} connections made at once the container stopped (OOM-killed: {})",
-                state.oom_killed == Some(true)
-            ),
-            "the cap (MAX_CONNECTIONS in src/main.rs) times what a connection costs must fit \
-             the memory limit",
-        );
-    }
+    survived(running, &format!("with {count} connections made at once")).await?;
     match answer {
         Ok(answer) if answer.ends_with("\r\n\r\nPONG") => {}
         Ok(answer) => {
