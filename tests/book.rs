@@ -400,3 +400,54 @@ fn collect_html(dir: &Path, pages: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Every file or folder of the repository a chapter names in backticks (`src/main.rs`,
+/// `steps/02-slim-base/Dockerfile.dockerignore`, `.ci/run`) exists, and every `cargo
+/// test --test NAME` it shows names a test: a renamed file cannot leave the text behind.
+#[test]
+fn every_file_and_test_a_chapter_names_exists() {
+    const ROOTS: &[&str] = &[
+        "src/",
+        "steps/",
+        "tests/",
+        "book/",
+        "examples/",
+        ".ci/",
+        ".cargo/",
+    ];
+    let mut missing = Vec::new();
+    for (path, text) in chapters() {
+        let chapter = path.file_name().unwrap().to_string_lossy().into_owned();
+        for span in text.split('`').skip(1).step_by(2) {
+            let words: Vec<&str> = span.split_whitespace().collect();
+            for (at, word) in words.iter().enumerate() {
+                if at > 0 && words[at - 1] == "--test" {
+                    let name = word.trim_end_matches([',', '.', ';', ')']);
+                    if !name.contains("NN")
+                        && !repo_root().join(format!("tests/{name}.rs")).exists()
+                    {
+                        missing.push(format!("{chapter}: `cargo test --test {name}`"));
+                    }
+                }
+                let named = word
+                    .trim_start_matches("./")
+                    .trim_end_matches([',', '.', ';', ')', ':']);
+                // Placeholders and patterns stand for many files, not one.
+                let placeholder = named.contains(['<', '*', '…', '$', '{'])
+                    || named.contains("NN")
+                    || named.contains("/yours/");
+                if ROOTS.iter().any(|root| named.starts_with(root))
+                    && !placeholder
+                    && !repo_root().join(named).exists()
+                {
+                    missing.push(format!("{chapter}: `{named}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the book names files and tests that do not exist:\n{}",
+        missing.join("\n")
+    );
+}
