@@ -295,3 +295,20 @@ fn the_http_checks_try_the_services_limits() {
         );
     }
 }
+
+/// A build tagged apart (a rebuild) tells step 03's script its tag: the script names
+/// its images after TAG, and without it would overwrite the step's own image (as a
+/// measurement once found: "did not create the image ping:03-builder-pattern-rebuild").
+#[test]
+fn a_script_built_under_another_tag_is_told_the_tag() {
+    let step = Step::get("03-builder-pattern");
+    assert_eq!(step.build_command(), "steps/03-builder-pattern/build.sh");
+    let apart = Step {
+        image: "ping:03-builder-pattern-rebuild".into(),
+        ..step
+    };
+    assert_eq!(
+        apart.build_command(),
+        "TAG=ping:03-builder-pattern-rebuild steps/03-builder-pattern/build.sh"
+    );
+}

@@ -83,7 +83,14 @@ pub fn run(options: &Options) -> Result<()> {
     let mut results = Results::load()?.unwrap_or_default();
     for (index, step) in steps.iter().enumerate() {
         let say = |phase: &str| progress.say(index, &step.slug, phase);
-        let mut result = measure_step(step, options, &runtime, say)?;
+        let mut result = match measure_step(step, options, &runtime, say) {
+            Ok(result) => result,
+            Err(error) => {
+                return Err(keep_what_was_measured(
+                    results, options, &steps, index, error,
+                ));
+            }
+        };
         if let (true, Some(before)) = (options.skip_builds, results.step(&step.slug)) {
             result.cold_build_s = before.cold_build_s;
             result.rebuild_s = before.rebuild_s;
@@ -94,7 +101,7 @@ pub fn run(options: &Options) -> Result<()> {
         results.steps.push(result);
     }
     results.steps.sort_by(|a, b| a.slug.cmp(&b.slug));
-    stamp(&mut results, options, &steps)?;
+    stamp(&mut results, options, &steps, options.steps.is_empty())?;
     if let Some(wrk) = wrk {
         results.load_generator = Some(load_generator(&wrk, LOAD_SECONDS));
     }
@@ -181,7 +188,49 @@ fn measure_step(
 }
 
 /// Where, when and how the results were measured: the book prints it under every table.
-fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<()> {
+/// A step failed: the steps before it are saved (stamped as a run of those steps
+/// alone), so an hour of measuring is not lost, and the error says how to go on.
+fn keep_what_was_measured(
+    mut results: Results,
+    options: &Options,
+    steps: &[Step],
+    failed: usize,
+    error: Error,
+) -> Error {
+    let (done, left) = steps.split_at(failed);
+    let numbers = |steps: &[Step]| {
+        steps
+            .iter()
+            .map(|step| step.number.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if !done.is_empty() {
+        results.steps.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let saved = stamp(&mut results, options, done, false).and_then(|()| results.save());
+        if let Err(why) = saved {
+            eprintln!("could not save the steps measured before the failure: {why}");
+        } else {
+            eprintln!(
+                "saved steps {} to {}; after fixing step {}, go on with: {MEASURE} --steps {}",
+                numbers(done),
+                Results::path().display(),
+                left[0].slug,
+                numbers(left)
+            );
+        }
+    }
+    error
+}
+
+/// What was measured, how, where and when. `every_step`: the run measured all steps
+/// (its command names no `--steps`).
+fn stamp(
+    results: &mut Results,
+    options: &Options,
+    measured: &[Step],
+    every_step: bool,
+) -> Result<()> {
     (results.command, results.mode) = if options.quick {
         (
             format!("{MEASURE} --quick"),
@@ -193,7 +242,7 @@ fn stamp(results: &mut Results, options: &Options, measured: &[Step]) -> Result<
         (MEASURE.to_string(), "full".into())
     };
     results.last_run_steps.clear();
-    if !options.steps.is_empty() {
+    if !every_step {
         let numbers: Vec<String> = measured
             .iter()
             .map(|step| step.number.to_string())

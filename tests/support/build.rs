@@ -163,9 +163,21 @@ impl Step {
         if self.echo_build {
             println!("Rebuilding after {}, in a copy…", change.says());
         }
-        // Tagged apart: the step's own image stays what its checks inspect.
+        // Tagged apart: the step's own image stays what its checks inspect. A script's
+        // other images are named after the tag too (step 03's `<tag>-build`): the ones
+        // of the step's own tag are not what this build makes.
+        let image = format!("{}-rebuild", self.image);
         let apart = Step {
-            image: format!("{}-rebuild", self.image),
+            facts: super::step::Facts {
+                other_images: self
+                    .facts
+                    .other_images
+                    .iter()
+                    .map(|other| other.replacen(&self.image, &image, 1))
+                    .collect(),
+                ..self.facts.clone()
+            },
+            image,
             ..self.clone()
         };
         apart.try_build_in(&copy)

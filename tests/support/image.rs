@@ -169,8 +169,12 @@ impl Image {
     }
 
     /// Removes the image's tag (and the image, when nothing else uses it).
+    /// Removes the image, and the other images its build made (step 03's build image).
     pub fn remove(self) {
         let _ = docker::run(&["image", "rm", &self.tag]);
+        for other in &self.step.facts.other_images {
+            let _ = docker::run(&["image", "rm", other]);
+        }
     }
 
     /// Whether the last `name` instruction of the final Dockerfile is written as a JSON

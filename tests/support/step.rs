@@ -360,7 +360,10 @@ impl Step {
                 self.image_for(platform),
                 context.display()
             ),
-            (Build::Script { .. }, None) => file,
+            // The reference script names its images after TAG too: given only when the
+            // image is not the step's own (a rebuild tagged apart).
+            (Build::Script { .. }, None) if self.image == format!("ping:{}", self.slug) => file,
+            (Build::Script { .. }, None) => format!("TAG={} {file}", self.image),
             (Build::Script { .. }, Some(_)) => format!("TAG={} sh {file}", self.image),
         }
     }
