@@ -247,3 +247,30 @@ fn private_folders_are_private_and_removed() {
     drop(first);
     assert!(!path.exists(), "{} is left behind", path.display());
 }
+
+/// results.json written before the new-connection rounds existed still reads, and its
+/// comparison shows a dash where the figure is missing, not a zero.
+#[test]
+fn a_comparison_without_new_connection_rounds_reads_and_shows_a_dash() {
+    let mut results = support::results::Results::default();
+    let contender: support::results::ContenderResult = serde_json::from_str(
+        r#"{"name": "rust", "tag": "ping:x", "says": "ours", "size_bytes": 1, "compressed_bytes": 1,
+            "run_to_pong_ms": 1.0, "idle_rss_kb": null, "threads": null, "stop_s": 0.1,
+            "stop_exit_code": 0,
+            "through_proxy": {"requests_per_s": 1.0, "requests_per_s_min": 1.0, "requests_per_s_max": 1.0,
+                              "p50_ms": 1.0, "p99_ms": 1.0, "p99_ms_max": 1.0},
+            "host_network": {"requests_per_s": 1.0, "requests_per_s_min": 1.0, "requests_per_s_max": 1.0,
+                             "p50_ms": 1.0, "p99_ms": 1.0, "p99_ms_max": 1.0}}"#,
+    )
+    .expect("a contender of an older results.json");
+    assert!(contender.new_connections.is_none());
+    results.comparison = Some(support::results::Comparison {
+        contenders: vec![contender],
+        ..Default::default()
+    });
+    let page = support::comparison::markdown(Some(&results));
+    assert!(
+        page.contains("| new connections/s, host network | – |"),
+        "{page}"
+    );
+}

@@ -10,7 +10,7 @@ use crate::measure::{WARM_UP_SECONDS, compressed_size, load_generator};
 use crate::support::contenders::Contender;
 use crate::support::docker;
 use crate::support::error::{Error, Result};
-use crate::support::load::{self, Cpus, median, summarize, wrk};
+use crate::support::load::{self, Cpus, median, summarize, wrk, wrk_new_connections};
 use crate::support::results::{Comparison, ContenderResult, Results};
 use crate::support::running::{self, Running};
 use crate::support::tool::COMPARE;
@@ -67,6 +67,12 @@ pub fn run(options: &Options) -> Result<()> {
     }
     runtime.block_on(measure_starts(&contenders, &cpus, &mut results))?;
     runtime.block_on(measure_load(&contenders, &cpus, options, &mut results))?;
+    runtime.block_on(measure_new_connections(
+        &contenders,
+        &cpus,
+        options,
+        &mut results,
+    ))?;
 
     let mut all = Results::load()?.unwrap_or_default();
     all.comparison = Some(Comparison {
@@ -200,6 +206,44 @@ async fn measure_load(
     for (result, [published, host]) in results.iter_mut().zip(rounds) {
         result.through_proxy = summarize(&published);
         result.host_network = summarize(&host);
+    }
+    Ok(())
+}
+
+/// New connections per second on the host's network (no proxy between, whose own
+/// connections would be measured too): wrk with one request per connection, rounds
+/// alternating between the images as above.
+async fn measure_new_connections(
+    contenders: &[Contender],
+    cpus: &Cpus,
+    options: &Options,
+    results: &mut [ContenderResult],
+) -> Result<()> {
+    let mut rounds = vec![Vec::new(); contenders.len()];
+    for round in 0..options.rounds as usize {
+        for offset in 0..contenders.len() {
+            let index = (round + offset) % contenders.len();
+            let contender = &contenders[index];
+            eprintln!(
+                "new-connection round {}/{} on {} (host network, Connection: close)",
+                round + 1,
+                options.rounds,
+                contender.tag
+            );
+            let container = start(&contender.tag, Network::Host, cpus).await?;
+            let url = format!("{}/ping", container.url);
+            wrk_new_connections(&url, WARM_UP_SECONDS, cpus).await?;
+            let measured = wrk_new_connections(&url, options.seconds, cpus).await?;
+            eprintln!(
+                "    {:.0} new connections/s, p50 {:.2} ms, p99 {:.2} ms",
+                measured.requests_per_s, measured.p50_ms, measured.p99_ms
+            );
+            rounds[index].push(measured);
+            remove(container).await?;
+        }
+    }
+    for (result, rounds) in results.iter_mut().zip(rounds) {
+        result.new_connections = Some(summarize(&rounds));
     }
     Ok(())
 }

@@ -33,6 +33,17 @@ pub fn markdown(results: Option<&Results>) -> String {
         comparison.rounds,
         comparison.load_generator
     );
+    if comparison
+        .contenders
+        .iter()
+        .any(|contender| contender.new_connections.is_some())
+    {
+        let _ = writeln!(
+            out,
+            "New connections: the same wrk on the host network, asking for `Connection: \
+             close` (one request per connection), in rounds of their own."
+        );
+    }
     out
 }
 
@@ -63,7 +74,7 @@ fn latency(load: &Load) -> String {
 
 fn table(out: &mut String, comparison: &Comparison) {
     type Row = (&'static str, fn(&ContenderResult) -> String);
-    let rows: [Row; 10] = [
+    let rows: [Row; 11] = [
         ("image size", |c| unbroken(&human_size(c.size_bytes))),
         ("compressed", |c| unbroken(&human_size(c.compressed_bytes))),
         ("`docker run` → first PONG", |c| {
@@ -84,6 +95,9 @@ fn table(out: &mut String, comparison: &Comparison) {
         ("p50 / p99, host network", |c| latency(&c.host_network)),
         ("req/s, published port", |c| rate(&c.through_proxy)),
         ("p50 / p99, published port", |c| latency(&c.through_proxy)),
+        ("new connections/s, host network", |c| {
+            c.new_connections.as_ref().map_or("–".into(), rate)
+        }),
     ];
     let names: Vec<String> = comparison
         .contenders
@@ -193,6 +207,39 @@ fn findings(out: &mut String, comparison: &Comparison) {
             };
             let _ = writeln!(out, "{}", capitalized(&sentence));
         }
+    }
+    for other in &others {
+        let (Some(a), Some(b)) = (&ours.new_connections, &other.new_connections) else {
+            continue;
+        };
+        let sentence = if !apart(a, b) {
+            format!(
+                "- New connections (one request each, host network): ours and `{}` overlap \
+                 ({:.1}k and {:.1}k a second at the median).",
+                other.name,
+                a.requests_per_s / 1000.0,
+                b.requests_per_s / 1000.0
+            )
+        } else if a.requests_per_s > b.requests_per_s {
+            format!(
+                "- New connections (one request each, host network): ours accepts {} more a \
+                 second than `{}` ({:.1}k against {:.1}k).",
+                times(a.requests_per_s, b.requests_per_s),
+                other.name,
+                a.requests_per_s / 1000.0,
+                b.requests_per_s / 1000.0
+            )
+        } else {
+            format!(
+                "- New connections (one request each, host network): `{}` accepts {} more a \
+                 second than ours ({:.1}k against {:.1}k).",
+                other.name,
+                times(b.requests_per_s, a.requests_per_s),
+                b.requests_per_s / 1000.0,
+                a.requests_per_s / 1000.0
+            )
+        };
+        let _ = writeln!(out, "{sentence}");
     }
     let behind = where_ours_is_behind(ours, &others);
     if behind.is_empty() {
@@ -306,6 +353,24 @@ fn where_ours_is_behind(ours: &ContenderResult, others: &[&ContenderResult]) -> 
                 a.requests_per_s / 1000.0
             ));
         }
+    }
+    for other in others {
+        let (Some(a), Some(b)) = (&ours.new_connections, &other.new_connections) else {
+            continue;
+        };
+        let verdict = if !apart(a, b) {
+            "level: the rounds' ranges overlap"
+        } else if b.requests_per_s > a.requests_per_s {
+            "behind"
+        } else {
+            continue;
+        };
+        behind.push(format!(
+            "new connections per second ({verdict}; `{}` {:.1}k, ours {:.1}k)",
+            other.name,
+            b.requests_per_s / 1000.0,
+            a.requests_per_s / 1000.0
+        ));
     }
     behind
 }

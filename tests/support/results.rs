@@ -155,6 +155,10 @@ pub struct ContenderResult {
     pub through_proxy: Load,
     /// On the host's network (`--network host`): no proxy in between.
     pub host_network: Load,
+    /// On the host's network, one request per connection (`Connection: close`): new
+    /// connections per second. None in results measured before it was.
+    #[serde(default)]
+    pub new_connections: Option<Load>,
 }
 
 /// Load rounds against one image: the median round and the spread of all of them.
