@@ -451,3 +451,49 @@ fn every_file_and_test_a_chapter_names_exists() {
         missing.join("\n")
     );
 }
+
+/// Every exercise file (`steps/<slug>/exercises/…`) is shown by its own chapter, with
+/// the command that checks it, and is run by a learner test: what a chapter predicts of
+/// a "wrong" file is what a test has seen it do.
+#[test]
+fn every_exercise_is_shown_by_its_chapter_and_run_by_a_test() {
+    let learner = std::fs::read_to_string(repo_root().join("tests/learner.rs")).unwrap();
+    let mut seen = 0;
+    for step in Step::all().must() {
+        let chapter = std::fs::read_to_string(src().join(format!("{}.md", step.slug))).unwrap();
+        for file in step.exercise_files() {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let path = format!("steps/{}/exercises/{name}", step.slug);
+            assert!(
+                chapter.contains(&format!("{{{{#include ../../{path}}}}}")),
+                "{}.md does not show its exercise {path}",
+                step.slug
+            );
+            assert!(
+                chapter.contains(&format!("cargo workshop check {} {path}", step.number)),
+                "{}.md does not say how to check {path}",
+                step.slug
+            );
+            assert!(
+                learner.contains(&format!("exercise(\"{}\", \"{name}\")", step.slug)),
+                "no test in tests/learner.rs runs {path} (exercise(\"{}\", \"{name}\"))",
+                step.slug
+            );
+            // Checked as the chapter says, BuildKit reads the ignore file beside it; the
+            // test checks a copy beside the step's own. The two must send the same.
+            let ignore = step
+                .dir
+                .join("exercises")
+                .join(format!("{name}.dockerignore"));
+            let own = step.dir.join("Dockerfile.dockerignore");
+            assert_eq!(
+                std::fs::read_to_string(&ignore).ok(),
+                std::fs::read_to_string(&own).ok(),
+                "{path}.dockerignore must be a copy of steps/{}/Dockerfile.dockerignore",
+                step.slug
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no exercise found under steps/*/exercises/");
+}

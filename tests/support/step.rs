@@ -407,6 +407,22 @@ impl Step {
         base_images(&self.dockerfiles())
     }
 
+    /// The chapter's exercise files, `exercises/*.Dockerfile` beside the step (their
+    /// ignore files left out): Dockerfiles the book shows and the learner tests run.
+    pub fn exercise_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.join("exercises"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "Dockerfile"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
     /// The budget in bytes and how it was set, for messages; None if the step has none.
     pub fn budget(&self) -> Result<Option<(u64, String)>> {
         let Some(budget) = &self.facts.budget else {
