@@ -329,7 +329,7 @@ impl Hardening {
 
     /// What Docker recorded for a container (`docker inspect`'s HostConfig), in the same
     /// terms: it must equal what the flags asked for.
-    fn recorded(host_config: &testcontainers::bollard::models::HostConfig) -> Hardening {
+    pub fn recorded(host_config: &testcontainers::bollard::models::HostConfig) -> Hardening {
         Hardening {
             read_only: host_config.readonly_rootfs.unwrap_or(false),
             cap_drop: host_config.cap_drop.clone().unwrap_or_default(),
