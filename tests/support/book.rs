@@ -123,6 +123,7 @@ pub fn render_all() -> Result<Vec<Generated>> {
         ),
     );
     add("sizes.md".into(), sizes_table(&slugs, results.as_ref()));
+    add("limits.md".into(), limits(&slugs, results.as_ref()));
     add("ladder.svg".into(), ladder_svg(&slugs, results.as_ref()));
     add("compare.commands.md".into(), compare_commands()?);
     add("compare.md".into(), comparison::markdown(results.as_ref()));
@@ -233,12 +234,29 @@ fn yours(step: &Step, previous: Option<&Step>) -> Result<String> {
             }
         })
         .collect();
+    // Checked before any edit, the previous step's files fail what this step adds: the
+    // learner's task is read from the report, not from the chapter.
+    let first_run = match previous {
+        // Step 03's script has no twin in step 02: the check has nothing to run without it.
+        Some(previous) if step.is_script() => format!(
+            "Step {}'s files hold no build script: write yours, and the files it builds \
+             from, then run the check. The ✗ lines, each with what was found and a hint, are \
+             what is left to do; edit until every line is ✓.",
+            previous.number
+        ),
+        Some(previous) => format!(
+            "Run the check before you change anything. Step {}'s files fail what this step \
+             adds: the ✗ lines, each with what was found and a hint, are your task. Then edit \
+             your files until every line is ✓.",
+            previous.number
+        ),
+        None => "Each ✗ would come with what was found and a hint.".to_string(),
+    };
     Ok(format!(
         "{MD_HEADER}{start}\n\n```sh\n{}\n{CHECK} {number}\n```\n\n\
          `{CHECK} {number}` builds your file as `{}-yours` with this step's build command, then \
          runs the checks the step's own test runs on the reference:\n\n{checks}\n\
-         Each ✗ comes with what was found and a hint. `{PROGRESS}` lists every step you have \
-         checked.\n",
+         {first_run} `{PROGRESS}` lists every step you have checked.\n",
         step.start_commands()?
             .iter()
             .map(|command| shell_line(command))
@@ -421,7 +439,9 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         return out;
     };
     let previous = previous.and_then(|previous| results.step(&previous.slug).cloned());
-    let rows: [(&str, Figure); 11] = [
+    // What a step changes: the image and its builds. How each image runs and serves is
+    // in Results, side by side, where a reader can compare steps that change nothing there.
+    let rows: [(&str, Figure); 6] = [
         ("image size", |s| human_size(s.size_bytes)),
         (
             "compressed (its layers gzipped, as a push sends them)",
@@ -434,21 +454,6 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
         }),
         ("rebuild after a change to the manifests", |s| {
             seconds(s.rebuild_manifest_s)
-        }),
-        ("`docker run` called → first PONG", |s| {
-            or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))
-        }),
-        ("idle memory (process RSS)", |s| megabytes_kb(s.idle_rss_kb)),
-        ("`docker stop`", |s| {
-            or_dash(s.stop_s.zip(s.stop_exit_code), |(s, code)| {
-                format!("{s:.2} s, exit code {code}")
-            })
-        }),
-        ("requests per second, median (range)", rate_with_spread),
-        ("latency p50 / p99", |s| {
-            or_dash(s.p50_ms.zip(s.p99_ms), |(p50, p99)| {
-                format!("{p50:.2} / {p99:.2} ms")
-            })
         }),
     ];
     let budget = budget_label(step).unwrap_or_else(|| "none: the size is the lesson".into());
@@ -480,51 +485,6 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
              compressed."
         );
     }
-    if let Some(limits) = &measured.limits {
-        let mib = |kb: Option<u64>| or_dash(kb, |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
-        // Measured since the write-stall timeout and the past-the-cap check: results from
-        // before have none of them, and the book shows no figure it does not have.
-        let closed = if limits.idle_keep_alive_closed_s > 0.0 && limits.write_stall_cut_s > 0.0 {
-            format!(
-                ", an idle keep-alive connection was closed {:.1} s after its answer, and a client \
-                 that read none of its answers was cut off {:.1} s after its own writes stalled",
-                limits.idle_keep_alive_closed_s, limits.write_stall_cut_s
-            )
-        } else {
-            String::new()
-        };
-        let past_the_cap = if limits.past_the_cap_made > 0 {
-            format!(
-                " Of {} connections made at once it served {} and left the rest in the \
-                 kernel's queue ({}); a `/ping` made then was answered after {:.1} s, when the \
-                 header timeout freed a slot.",
-                unbroken(&thousands(limits.past_the_cap_made as u64)),
-                unbroken(&thousands(limits.past_the_cap_served as u64)),
-                mib(limits.past_the_cap_kb),
-                limits.past_the_cap_ping_s,
-            )
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "\nLocked down (the flags under *Build it, run it*): the service ran {} threads. A \
-             client sending its request head a header every half second was cut off after {:.1} \
-             s{closed}. The container used {} of its {} with no connection, {} with {n} idle \
-             connections, and {} with {n} connections each holding an unfinished 8 KiB head; \
-             `/ping` answered throughout.{past_the_cap}",
-            limits.threads,
-            limits.slow_client_cut_s,
-            mib(limits.without_kb),
-            or_dash(limits.memory_limit_bytes, |bytes| format!(
-                "{} MiB",
-                bytes / (1024 * 1024)
-            )),
-            mib(limits.idle_kb),
-            mib(limits.unfinished_heads_kb),
-            n = unbroken(&thousands(limits.connections as u64)),
-        );
-    }
     for other in &measured.platforms {
         let _ = writeln!(
             out,
@@ -537,6 +497,70 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
             or_dash(other.run_to_pong_ms, |ms| format!("{ms:.0} ms")),
         );
     }
+    let _ = writeln!(out, "\n{}", provenance(results));
+    out
+}
+
+/// What the last locked-down image measured against its HTTP limits, for the appendix
+/// on the service's limits: the figures the check `holds_http_limits` records.
+fn limits(slugs: &[String], results: Option<&Results>) -> String {
+    let mut out = String::from(MD_HEADER);
+    let measured = results.and_then(|results| {
+        slugs
+            .iter()
+            .rev()
+            .filter_map(|slug| results.step(slug))
+            .find_map(|step| step.limits.as_ref().map(|limits| (results, step, limits)))
+    });
+    let Some((results, step, limits)) = measured else {
+        let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
+        return out;
+    };
+    let mib = |kb: Option<u64>| or_dash(kb, |kb| format!("{:.1} MiB", kb as f64 / 1024.0));
+    // Measured since the write-stall timeout and the past-the-cap check: results from
+    // before have none of them, and the book shows no figure it does not have.
+    let closed = if limits.idle_keep_alive_closed_s > 0.0 && limits.write_stall_cut_s > 0.0 {
+        format!(
+            ", an idle keep-alive connection was closed {:.1} s after its answer, and a client \
+             that read none of its answers was cut off {:.1} s after its own writes stalled",
+            limits.idle_keep_alive_closed_s, limits.write_stall_cut_s
+        )
+    } else {
+        String::new()
+    };
+    let past_the_cap = if limits.past_the_cap_made > 0 {
+        format!(
+            " Of {} connections made at once it served {} and left the rest in the \
+             kernel's queue ({}); a `/ping` made then was answered after {:.1} s, when the \
+             header timeout freed a slot.",
+            unbroken(&thousands(limits.past_the_cap_made as u64)),
+            unbroken(&thousands(limits.past_the_cap_served as u64)),
+            mib(limits.past_the_cap_kb),
+            limits.past_the_cap_ping_s,
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "Step {} (`{}`), locked down (the flags of step 08's *Build it, run it*): the service \
+         ran {} threads. A client sending its request head a header every half second was cut \
+         off after {:.1} s{closed}. The container used {} of its {} with no connection, {} with \
+         {n} idle connections, and {} with {n} connections each holding an unfinished 8 KiB \
+         head; `/ping` answered throughout.{past_the_cap}",
+        number_of(&step.slug),
+        step.slug,
+        limits.threads,
+        limits.slow_client_cut_s,
+        mib(limits.without_kb),
+        or_dash(limits.memory_limit_bytes, |bytes| format!(
+            "{} MiB",
+            bytes / (1024 * 1024)
+        )),
+        mib(limits.idle_kb),
+        mib(limits.unfinished_heads_kb),
+        n = unbroken(&thousands(limits.connections as u64)),
+    );
     let _ = writeln!(out, "\n{}", provenance(results));
     out
 }
@@ -563,8 +587,9 @@ fn budget_label(step: &Step) -> Option<String> {
     })
 }
 
-/// All steps side by side: one table for the images, one for building and running them.
-/// Narrow enough for the book's content column, so no column scrolls out of sight.
+/// All steps side by side: the images, building them, running them, and under load.
+/// Each table narrow enough for the book's content column, so no column scrolls out of
+/// sight.
 fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
     let mut out = String::from(MD_HEADER);
     let Some(results) = results else {
@@ -572,31 +597,45 @@ fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
         return out;
     };
     let measured: Vec<&StepResult> = slugs.iter().filter_map(|slug| results.step(slug)).collect();
-    let Some(first) = measured.first() else {
+    if measured.is_empty() {
         let _ = writeln!(out, "*Not measured yet: run `{MEASURE}`.*");
         return out;
-    };
+    }
+    // Ratios against the first image whose size is the Dockerfile's alone: step 01's
+    // grows with the target/ folder of whoever builds it, so a ratio to it would not
+    // carry over to another machine.
+    let steps = Step::all().unwrap_or_default();
+    let base = measured.iter().copied().find(|s| {
+        steps
+            .iter()
+            .any(|step| step.slug == s.slug && step.facts.budget.is_some())
+    });
     let link = |s: &StepResult| format!("[{}]({}.md)", s.slug.replacen('-', " ", 1), s.slug);
     let _ = writeln!(out, "**The images**\n");
+    let ratio_column = base.map_or(String::new(), |base| {
+        format!(" smaller than {} |", number_of(&base.slug))
+    });
     let _ = writeln!(
         out,
-        "| step | image | smaller than {} | compressed | layers | files |",
-        number_of(&first.slug)
+        "| step | image |{ratio_column} compressed | layers | files |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---:|{}---:|---:|---:|",
+        if base.is_some() { "---:|" } else { "" }
+    );
     for s in &measured {
-        // Against step 01 of the same run: a ratio carries over to other machines.
-        let smaller = if s.slug == first.slug {
-            "–".to_string()
-        } else {
-            format!(
-                "{:.0}x",
-                first.size_bytes as f64 / s.size_bytes.max(1) as f64
-            )
+        let ratio = match base {
+            Some(base) if s.size_bytes < base.size_bytes => format!(
+                " {:.0}x |",
+                base.size_bytes as f64 / s.size_bytes.max(1) as f64
+            ),
+            Some(_) => " – |".to_string(),
+            None => String::new(),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {smaller} | {} | {} | {} |",
+            "| {} | {} |{ratio} {} | {} | {} |",
             link(s),
             unbroken(&human_size(s.size_bytes)),
             unbroken(&human_size(s.compressed_bytes)),
@@ -604,24 +643,55 @@ fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
             s.files,
         );
     }
+    let _ = writeln!(
+        out,
+        "\n**Building them**\n\n\
+         | step | cold build | rebuild, source changed | rebuild, manifests changed |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for s in &measured {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            link(s),
+            unbroken(&seconds(s.cold_build_s)),
+            unbroken(&seconds(s.rebuild_s)),
+            unbroken(&seconds(s.rebuild_manifest_s)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n**Running them**\n\n| step | `docker run` → PONG | idle RSS | `docker stop` |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for s in &measured {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            link(s),
+            unbroken(&or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))),
+            unbroken(&megabytes_kb(s.idle_rss_kb)),
+            unbroken(&or_dash(s.stop_s.zip(s.stop_exit_code), |(s, code)| {
+                format!("{s:.2} s, exit code {code}")
+            })),
+        );
+    }
     let rounds = measured.iter().find_map(|s| s.load_rounds).unwrap_or(0);
     let _ = writeln!(
         out,
-        "\n**Building and running them**\n\n\
-         | step | cold build | rebuild | run → PONG | idle RSS | req/s, {rounds} rounds |"
+        "\n**Under load**\n\n| step | req/s, {rounds} rounds | latency p50 / p99 |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|");
     for s in &measured {
         let _ = writeln!(
             out,
             // A browser breaks after an en dash: the load range is kept on one line.
-            "| {} | {} | {} | {} | {} | <span style=\"white-space: nowrap\">{}</span> |",
+            "| {} | <span style=\"white-space: nowrap\">{}</span> | {} |",
             link(s),
-            unbroken(&seconds(s.cold_build_s)),
-            unbroken(&seconds(s.rebuild_s)),
-            unbroken(&or_dash(s.run_to_pong_ms, |ms| format!("{ms:.0} ms"))),
-            unbroken(&megabytes_kb(s.idle_rss_kb)),
             rate_with_spread(s),
+            unbroken(&or_dash(s.p50_ms.zip(s.p99_ms), |(p50, p99)| {
+                format!("{p50:.2} / {p99:.2} ms")
+            })),
         );
     }
     let _ = writeln!(out, "\n{}", provenance(results));
