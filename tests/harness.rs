@@ -274,3 +274,45 @@ fn a_comparison_without_new_connection_rounds_reads_and_shows_a_dash() {
         "{page}"
     );
 }
+
+/// The stop table's sentences come from what ran as PID 1, not from the form's name:
+/// a shell that replaced itself with `ping` counts as `ping`.
+#[test]
+fn stop_forms_are_told_apart_by_what_ran_as_pid_1() {
+    use support::results::{Results, StopForm, Trades};
+    let stop = |instruction: &str, pid1: &str, stop_s: f64, exit_code: i64| StopForm {
+        instruction: instruction.into(),
+        pid1: pid1.into(),
+        stop_s,
+        exit_code,
+    };
+    let results = Results {
+        trades: Some(Trades {
+            stops: vec![
+                stop("CMD ping", "ping", 0.3, 0),
+                stop(
+                    "CMD ping; echo done",
+                    "/bin/sh -c ping; echo done",
+                    10.2,
+                    137,
+                ),
+            ],
+            ..Trades::default()
+        }),
+        ..Results::default()
+    };
+    let page = support::trades::stops_markdown(Some(&results));
+    assert!(
+        page.contains("`ping` itself was PID 1 for `CMD ping`: it got `docker stop`'s SIGTERM and exited with code 0."),
+        "{page}"
+    );
+    assert!(
+        page.contains("The shell stayed PID 1 for `CMD ping; echo done`:")
+            && page.contains("up to 10.2 s and killed it (137: SIGKILL)."),
+        "{page}"
+    );
+    assert!(
+        support::trades::stops_markdown(None).contains("instructor trades"),
+        "an unmeasured table says how to measure it"
+    );
+}

@@ -1,6 +1,6 @@
 //! The workshop's own tool, built on the same harness as the step tests. Learners run
 //! it through the cargo alias in .cargo/config.toml (`cargo workshop doctor | check NN
-//! [FILE] | progress`); instructors run `instructor generate`, `instructor measure` and `instructor compare`
+//! [FILE] | progress`); instructors run `instructor generate`, `measure`, `compare` and `trades`
 //! (`--help` says how). An example, not a binary: it is never part of the service's build.
 
 #[path = "../../tests/support/mod.rs"]
@@ -8,6 +8,7 @@ mod support;
 
 mod compare;
 mod measure;
+mod trades;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,10 @@ enum Instructor {
     /// Measure our final image beside the article's Go service in one run (needs wrk),
     /// into results.json, then regenerate.
     Compare(compare::Options),
+    /// Measure what two of the book's trade-offs cost (step 07 with panic = "unwind",
+    /// step 05's command in each form under docker stop), into results.json, then
+    /// regenerate.
+    Trades,
 }
 
 /// A step number that names one of the steps; clap shows the error with the usage.
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Instructor(Instructor::Compare(options)) => {
             compare::run(&options).and_then(|()| generate())
         }
+        Command::Instructor(Instructor::Trades) => trades::run().and_then(|()| generate()),
     };
     match done {
         Ok(true) => ExitCode::SUCCESS,

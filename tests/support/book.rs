@@ -13,7 +13,8 @@ use super::error::{Error, Result, io};
 use super::results::{DIR, Results, StepResult, human_size, rate_range, unbroken};
 use super::running::HARDENED_FLAGS;
 use super::step::{Budget, Step, StepNumber};
-use super::tool::{CHECK, COMPARE, DOCTOR, GENERATE, MD_HEADER, MEASURE, PROGRESS};
+use super::tool::{CHECK, COMPARE, DOCTOR, GENERATE, MD_HEADER, MEASURE, PROGRESS, TRADES};
+use super::trades;
 
 /// The longest line a code block in the book may have: the content column is 750 px
 /// wide, and mdBook's code font fits about 86 characters into it (the browser test
@@ -119,11 +120,14 @@ pub fn render_all() -> Result<Vec<Generated>> {
         format!(
             "{MD_HEADER}```sh\n# every step, every figure (many minutes)\n{MEASURE}\n# sizes and counts only\n{MEASURE} --quick\n\
          # some steps only\n{MEASURE} --steps 06,07\n# the final image beside the article's Go service (needs wrk)\n{COMPARE}\n\
+         # two trade-offs: step 07 with panic = \"unwind\", step 05's CMD in each form\n{TRADES}\n\
          # the book's tables and charts again, from results.json\n{GENERATE}\n```\n"
         ),
     );
     add("sizes.md".into(), sizes_table(&slugs, results.as_ref()));
     add("limits.md".into(), limits(&slugs, results.as_ref()));
+    add("panic.md".into(), trades::panic_markdown(results.as_ref()));
+    add("stops.md".into(), trades::stops_markdown(results.as_ref()));
     add("ladder.svg".into(), ladder_svg(&slugs, results.as_ref()));
     add("compare.commands.md".into(), compare_commands()?);
     add("compare.md".into(), comparison::markdown(results.as_ref()));
@@ -566,7 +570,7 @@ fn limits(slugs: &[String], results: Option<&Results>) -> String {
 }
 
 /// 2000 as 2,000.
-fn thousands(value: u64) -> String {
+pub fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {

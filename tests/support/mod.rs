@@ -48,6 +48,7 @@ pub mod results;
 pub mod running;
 pub mod step;
 pub mod tool;
+pub mod trades;
 
 pub use check::Check;
 pub use error::{BuildFailure, Error, Must, Result};

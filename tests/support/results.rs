@@ -33,6 +33,40 @@ pub struct Results {
     /// Ours beside the article's Go service, from `instructor compare` (its own run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// What two of the book's trade-offs measure, from `instructor trades` (its own run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trades: Option<Trades>,
+}
+
+/// `instructor trades`: one step built twice or more, one thing changed each time.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Trades {
+    pub command: String,
+    pub date: String,
+    pub docker: String,
+    /// Step 07 as it is (`panic = "abort"`) and with `panic = "unwind"`.
+    pub panic: Vec<PanicVariant>,
+    /// Step 05's image with each form of its command, stopped by `docker stop`.
+    pub stops: Vec<StopForm>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PanicVariant {
+    /// The dist profile's `panic` setting: "abort" or "unwind".
+    pub panic: String,
+    pub binary_bytes: u64,
+    pub size_bytes: u64,
+    pub compressed_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct StopForm {
+    /// The Dockerfile's command line, as written.
+    pub instruction: String,
+    /// What runs as PID 1 in the container (`/proc/1/cmdline`, spaces for NULs).
+    pub pid1: String,
+    pub stop_s: f64,
+    pub exit_code: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

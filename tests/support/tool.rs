@@ -14,3 +14,5 @@ pub const MD_HEADER: &str =
 pub const MEASURE: &str = "cargo run --release --example workshop -- instructor measure";
 /// Measures our final image beside the article's Go service, in one run.
 pub const COMPARE: &str = "cargo run --release --example workshop -- instructor compare";
+/// Measures what two of the book's trade-offs cost: panic = "abort", the forms of CMD.
+pub const TRADES: &str = "cargo run --release --example workshop -- instructor trades";

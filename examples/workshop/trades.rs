@@ -1,0 +1,138 @@
+//! `instructor trades`: what two of the book's trade-offs measure, each a step built
+//! with one thing changed and measured beside the step as it is. The bytes
+//! `panic = "abort"` saves (chapter 07): step 07 built again with `panic = "unwind"`.
+//! What `docker stop` does to each form of a command (chapters 01 and 08): step 05's
+//! image, whose base has a shell, with its `CMD` written each way.
+
+use std::time::Duration;
+
+use crate::measure::compressed_size;
+use crate::support::error::{Error, Result, io};
+use crate::support::files::PrivateDir;
+use crate::support::image::Image;
+use crate::support::results::{PanicVariant, Results, StopForm, Trades};
+use crate::support::running::{self, Running};
+use crate::support::tool::TRADES;
+use crate::support::{Step, docker};
+
+/// The step whose dist profile is built both ways.
+const PANIC_STEP: &str = "07-size-profile";
+/// The step whose command is written each way: its base image has `/bin/sh`.
+const STOP_STEP: &str = "05-dependency-cache";
+/// Step 05's command, and the same command in the forms the book weighs. A lone
+/// command, which `sh -c` runs in place of itself; a list ending in it; a list after it.
+pub const STOP_FORMS: [&str; 4] = [
+    r#"CMD ["ping"]"#,
+    "CMD ping",
+    "CMD echo starting && ping",
+    "CMD ping; echo ping exited",
+];
+
+pub fn run() -> Result<()> {
+    docker::ready()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::Harness(format!("a tokio runtime: {error}")))?;
+
+    let mut panic = Vec::new();
+    for setting in ["abort", "unwind"] {
+        eprintln!("step {PANIC_STEP} with panic = \"{setting}\": build");
+        // Before the first cargo command: the dependencies are built with it too.
+        let unwind = |text: &str| {
+            text.replacen(
+                "\nWORKDIR /app\n",
+                "\nENV CARGO_PROFILE_DIST_PANIC=unwind\nWORKDIR /app\n",
+                1,
+            )
+        };
+        let edit: Option<&dyn Fn(&str) -> String> = (setting == "unwind").then_some(&unwind);
+        let (image, _folder) = build_edited(PANIC_STEP, &format!("panic-{setting}"), edit)?;
+        let binary = image
+            .binary_bytes("/ping")?
+            .ok_or_else(|| Error::Harness(format!("{} holds no /ping to weigh", image.tag)))?;
+        panic.push(PanicVariant {
+            panic: setting.to_string(),
+            binary_bytes: binary.len() as u64,
+            size_bytes: image.size_bytes(),
+            compressed_bytes: compressed_size(&image.tag)?,
+        });
+        image.remove();
+    }
+
+    let mut stops = Vec::new();
+    for (index, form) in STOP_FORMS.iter().enumerate() {
+        eprintln!("step {STOP_STEP} with `{form}`: build, run, docker stop");
+        let rewrite = |text: &str| text.replacen(STOP_FORMS[0], form, 1);
+        let edit: Option<&dyn Fn(&str) -> String> = (index > 0).then_some(&rewrite);
+        let (image, _folder) = build_edited(STOP_STEP, &format!("stop-{index}"), edit)?;
+        stops.push(runtime.block_on(stop_form(form, &image.tag))?);
+        image.remove();
+    }
+
+    let mut all = Results::load()?.unwrap_or_default();
+    all.trades = Some(Trades {
+        command: TRADES.to_string(),
+        date: crate::measure::today(),
+        docker: format!(
+            "Docker engine {}",
+            docker::ok(&["version", "--format", "{{.Server.Version}}"])?
+        ),
+        panic,
+        stops,
+    });
+    all.save()?;
+    eprintln!("wrote {}", Results::path().display());
+    Ok(())
+}
+
+/// `slug`'s files in a folder of their own, its Dockerfile passed through `edit` (which
+/// must change it; none: the step as it is), built as `ping:trades-<name>`. The folder
+/// lives as long as the image is needed.
+fn build_edited(
+    slug: &str,
+    name: &str,
+    edit: Option<&dyn Fn(&str) -> String>,
+) -> Result<(Image, PrivateDir)> {
+    let step = Step::find(slug)?;
+    let folder = PrivateDir::new(&format!("trades-{name}"))?;
+    for entry in std::fs::read_dir(&step.dir).map_err(|error| io("read", &step.dir, error))? {
+        let path = entry.map_err(|error| io("read", &step.dir, error))?.path();
+        if path.is_file() && path.file_name().is_some_and(|file| file != "step.toml") {
+            let to = folder.path().join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &to).map_err(|error| io("copy", &path, error))?;
+        }
+    }
+    let dockerfile = folder.path().join("Dockerfile");
+    let original =
+        std::fs::read_to_string(&dockerfile).map_err(|error| io("read", &dockerfile, error))?;
+    let edited = edit.map_or_else(|| original.clone(), |edit| edit(&original));
+    if edit.is_some() && edited == original {
+        return Err(Error::Harness(format!(
+            "the edit for {name} no longer changes step {slug}'s Dockerfile"
+        )));
+    }
+    std::fs::write(&dockerfile, edited).map_err(|error| io("write", &dockerfile, error))?;
+    let image = step
+        .yours(&dockerfile, &format!("ping:trades-{name}"))?
+        .try_build()?;
+    Ok((image, folder))
+}
+
+/// Starts `tag`, reads what runs as PID 1, and times `docker stop`.
+async fn stop_form(form: &str, tag: &str) -> Result<StopForm> {
+    let container = Running::try_start(running::request(tag)).await?;
+    // Idle first, as in every stop the book measures.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid1 = docker::ok(&["exec", container.id(), "cat", "/proc/1/cmdline"])?
+        .replace('\0', " ")
+        .trim()
+        .to_string();
+    let stopped = container.stop().await?;
+    Ok(StopForm {
+        instruction: form.to_string(),
+        pid1,
+        stop_s: stopped.took.as_secs_f64(),
+        exit_code: stopped.exit_code,
+    })
+}

@@ -1,0 +1,127 @@
+//! Two of the book's trade-offs as `instructor trades` measured them: the bytes
+//! `panic = "abort"` saves (`generated/panic.md`, chapter 07) and what `docker stop`
+//! does to each form of a command (`generated/stops.md`, chapters 01 and 08). Every
+//! sentence reads its figures from the results, so none can outlive a new run.
+
+use std::fmt::Write as _;
+
+use super::book::thousands;
+use super::results::{Results, StopForm, Trades};
+use super::tool::{MD_HEADER, TRADES};
+
+fn measured(results: Option<&Results>) -> Result<&Trades, String> {
+    results
+        .and_then(|results| results.trades.as_ref())
+        .ok_or_else(|| format!("{MD_HEADER}*Not measured yet: run `{TRADES}`.*\n"))
+}
+
+fn provenance(trades: &Trades) -> String {
+    format!(
+        "Measured {} with `{}`, {}.",
+        trades.date, trades.command, trades.docker
+    )
+}
+
+/// Step 07's image with the dist profile's `panic` each way: `generated/panic.md`.
+pub fn panic_markdown(results: Option<&Results>) -> String {
+    let trades = match measured(results) {
+        Ok(trades) => trades,
+        Err(not_yet) => return not_yet,
+    };
+    let mut out = String::from(MD_HEADER);
+    let _ = writeln!(
+        out,
+        "| Step 07 with | `/ping` | image, unpacked | compressed |\n|---|--:|--:|--:|"
+    );
+    for variant in &trades.panic {
+        let _ = writeln!(
+            out,
+            "| `panic = \"{}\"` | {} B | {} B | {} B |",
+            variant.panic,
+            thousands(variant.binary_bytes),
+            thousands(variant.size_bytes),
+            thousands(variant.compressed_bytes)
+        );
+    }
+    let find = |setting: &str| trades.panic.iter().find(|variant| variant.panic == setting);
+    if let (Some(abort), Some(unwind)) = (find("abort"), find("unwind")) {
+        let more = unwind.binary_bytes as i64 - abort.binary_bytes as i64;
+        let _ = writeln!(
+            out,
+            "\nUnwinding costs {} bytes of binary ({:+.0} %) and {} compressed bytes of image.",
+            signed_thousands(more),
+            more as f64 * 100.0 / abort.binary_bytes as f64,
+            signed_thousands(unwind.compressed_bytes as i64 - abort.compressed_bytes as i64),
+        );
+    }
+    let _ = writeln!(out, "\n{}", provenance(trades));
+    out
+}
+
+/// Step 05's command in each form, and what `docker stop` did: `generated/stops.md`.
+pub fn stops_markdown(results: Option<&Results>) -> String {
+    let trades = match measured(results) {
+        Ok(trades) => trades,
+        Err(not_yet) => return not_yet,
+    };
+    let mut out = String::from(MD_HEADER);
+    let _ = writeln!(
+        out,
+        "| Step 05's command | PID 1 | `docker stop` took | exit code |\n|---|---|--:|--:|"
+    );
+    for stop in &trades.stops {
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {:.1} s | {} |",
+            stop.instruction, stop.pid1, stop.stop_s, stop.exit_code
+        );
+    }
+    let (shell, service): (Vec<&StopForm>, Vec<&StopForm>) =
+        trades.stops.iter().partition(|stop| shell_stayed(stop));
+    let forms = |stops: &[&StopForm]| {
+        stops
+            .iter()
+            .map(|stop| format!("`{}`", stop.instruction))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !service.is_empty() {
+        let stopped = if service.iter().all(|stop| stop.exit_code == 0) {
+            " and exited with code 0"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "\n`ping` itself was PID 1 for {}: it got `docker stop`'s SIGTERM{stopped}.",
+            forms(&service)
+        );
+    }
+    if !shell.is_empty() {
+        let slowest = shell.iter().map(|stop| stop.stop_s).fold(0.0, f64::max);
+        let killed = if shell.iter().all(|stop| stop.exit_code == 137) {
+            " and killed it (137: SIGKILL)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "The shell stayed PID 1 for {}: as PID 1 it ignores SIGTERM and does not pass it \
+             on, so `docker stop` waited up to {slowest:.1} s{killed}.",
+            forms(&shell)
+        );
+    }
+    let _ = writeln!(out, "\n{}", provenance(trades));
+    out
+}
+
+/// Whether a shell, not the service, ran as PID 1.
+fn shell_stayed(stop: &StopForm) -> bool {
+    let program = stop.pid1.split(' ').next().unwrap_or_default();
+    program.rsplit('/').next().is_some_and(|name| name == "sh")
+}
+
+fn signed_thousands(value: i64) -> String {
+    let sign = if value < 0 { "−" } else { "+" };
+    format!("{sign}{}", thousands(value.unsigned_abs()))
+}
