@@ -10,7 +10,7 @@ use super::MB;
 use super::comparison;
 use super::contenders::Contender;
 use super::error::{Error, Result, io};
-use super::results::{DIR, Results, StepResult, human_size, rate_range, unbroken};
+use super::results::{DIR, Results, StepResult, human_size, rate_range, thousands, unbroken};
 use super::running::HARDENED_FLAGS;
 use super::step::{Budget, Step, StepNumber};
 use super::tool::{CHECK, COMPARE, DOCTOR, GENERATE, MD_HEADER, MEASURE, PROGRESS, TRADES};
@@ -566,19 +566,6 @@ fn limits(slugs: &[String], results: Option<&Results>) -> String {
         n = unbroken(&thousands(limits.connections as u64)),
     );
     let _ = writeln!(out, "\n{}", provenance(results));
-    out
-}
-
-/// 2000 as 2,000.
-pub fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
     out
 }
 

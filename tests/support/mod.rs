@@ -23,6 +23,7 @@
 //! - `progress`   the learner's progress between checks
 //! - `assertions` the step tests' assertions
 //! - `comparison` the comparison with the Go service, as the book shows it
+//! - `trades`     two trade-offs measured (panic, forms of CMD), as the book shows them
 //! - `book`       the generated parts of the book
 //! - `doctor`     is this machine ready?
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness

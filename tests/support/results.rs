@@ -269,3 +269,16 @@ pub fn rate_range(median: f64, min: f64, max: f64) -> String {
     let k = |rate: f64| format!("{:.1}", rate / 1000.0);
     format!("{}k\u{a0}({}–{})", k(median), k(min), k(max))
 }
+
+/// 2000 as 2,000.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}

@@ -5,8 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::book::thousands;
-use super::results::{Results, StopForm, Trades};
+use super::results::{Results, StopForm, Trades, thousands};
 use super::tool::{MD_HEADER, TRADES};
 
 fn measured(results: Option<&Results>) -> Result<&Trades, String> {
