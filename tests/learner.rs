@@ -203,6 +203,10 @@ async fn a_shell_form_cmd_in_scratch_is_explained_before_docker_fails() {
             "BuildKit's build checks warn",
             "! JSONArgsRecommended, line ",
             "JSON arguments recommended for CMD",
+            // Step 06 does not run the workshop's own check of it: the report says where it
+            // comes, rather than letting a passing step read as the warning answered.
+            "the workshop checks it from step 08 on (exec_form_entrypoint_and_healthcheck), \
+             not yet in this step",
         ],
     );
 }

@@ -245,7 +245,18 @@ impl std::fmt::Display for Report {
                     .unwrap_or_default();
                 writeln!(f, "    ! {}{line}: {}", warning.rule, warning.message)?;
                 if let Some(check) = warning.workshop_check() {
-                    writeln!(f, "      the workshop checks it too, and says why: {check}")?;
+                    let here = self.step.facts.checks.iter().any(|c| c.name() == check);
+                    if here {
+                        writeln!(f, "      the workshop checks it too, and says why: {check}")?;
+                    } else if let Some(from) = first_step_checking(check) {
+                        // Passing this step's checks must not read as the warning being
+                        // answered: the step that answers it comes later.
+                        writeln!(
+                            f,
+                            "      the workshop checks it from step {from} on ({check}), not yet \
+                             in this step"
+                        )?;
+                    }
                 }
             }
         }
@@ -277,4 +288,15 @@ impl std::fmt::Display for Report {
             }
         )
     }
+}
+
+/// The number of the first step whose checks include `check`.
+fn first_step_checking(check: &str) -> Option<String> {
+    Step::all().ok()?.into_iter().find_map(|step| {
+        step.facts
+            .checks
+            .iter()
+            .any(|c| c.name() == check)
+            .then(|| step.number.to_string())
+    })
 }
