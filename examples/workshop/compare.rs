@@ -82,10 +82,7 @@ pub fn run(options: &Options) -> Result<()> {
             "{} cores",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         ),
-        docker: format!(
-            "Docker engine {}",
-            docker::ok(&["version", "--format", "{{.Server.Version}}"])?
-        ),
+        docker: crate::measure::engine()?,
         load_generator: load_generator(&wrk, options.seconds),
         rounds: options.rounds as usize,
         contenders: results,

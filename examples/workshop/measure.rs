@@ -258,11 +258,16 @@ fn stamp(
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     results.toolchain = docker::ok(&["run", "--rm", &rust_image(), "rustc", "--version"])?;
-    results.docker = format!(
+    results.docker = engine()?;
+    Ok(())
+}
+
+/// The engine every run names where it says what it measured on: "Docker engine 28.5.2".
+pub(crate) fn engine() -> Result<String> {
+    Ok(format!(
         "Docker engine {}",
         docker::ok(&["version", "--format", "{{.Server.Version}}"])?
-    );
-    Ok(())
+    ))
 }
 
 /// The image's layers gzip-compressed, as a push sends them: read from the layers, the
