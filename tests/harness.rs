@@ -316,3 +316,25 @@ fn stop_forms_are_told_apart_by_what_ran_as_pid_1() {
         "an unmeasured table says how to measure it"
     );
 }
+
+/// A fresh CI runner forgets a build's RUNs by the names BuildKit gives their records:
+/// the command as the Dockerfile wrote it, continuation lines joined, flags taken off,
+/// `$CARGO_HOME` unexpanded (`docker buildx du` on Engine 28.5 lists step 09's as
+/// `mount / from exec /bin/sh -c cargo build --profile dist --locked  && cp …`).
+#[test]
+fn a_dockerfiles_runs_are_named_as_buildkit_names_their_records() {
+    let step = support::Step::get("09-cache-mounts");
+    let commands = support::ci_cache::run_commands(&step.dockerfile_text().unwrap());
+    assert_eq!(
+        commands,
+        [
+            r#"target="$(uname -m)-unknown-linux-musl"  && rustup target add "$target"  && printf '[build]\ntarget = "%s"\n' "$target" >> "$CARGO_HOME/config.toml""#,
+            r#"cargo build --profile dist --locked  && cp "target/$(uname -m)-unknown-linux-musl/dist/ping" /ping"#,
+        ]
+    );
+    // Its cache mounts, each one record named `… with id "//app/target"` whichever RUN made it.
+    assert_eq!(
+        support::ci_cache::cache_mount_ids(&step.dockerfile_text().unwrap()),
+        ["/app/target", "/usr/local/cargo/registry"]
+    );
+}

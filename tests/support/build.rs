@@ -35,18 +35,18 @@ impl Step {
         self.run_build(dir, None)
     }
 
-    /// The step's image built as if on a new machine, tagged `tag`: BuildKit's cache
-    /// mounts emptied first (cargo's registry and target/ in them) and the build cache
-    /// disabled (`docker build --no-cache`), so every crate is fetched and compiled again.
+    /// The book's build command with `flags` after `docker build` (`--cache-to …`).
+    pub fn try_build_with(&self, flags: &str) -> Result<Image> {
+        self.run_build_as(repo_root(), None, |command| with_flags(&command, flags))
+    }
+
+    /// The step's image built as if on a new machine, tagged `tag`: the cache mounts its
+    /// Dockerfile uses emptied first (cargo's registry and target/; the daemon's other
+    /// caches stay) and the build cache disabled (`docker build --no-cache`), so every
+    /// crate is fetched and compiled again.
     pub fn try_build_from_nothing(&self, tag: &str) -> Result<Image> {
         docker::ready()?;
-        docker::ok(&[
-            "builder",
-            "prune",
-            "--force",
-            "--filter",
-            "type=exec.cachemount",
-        ])?;
+        super::ci_cache::forget_the_cache_mounts_of(&self.dockerfile_text()?)?;
         let apart = Step {
             image: tag.to_string(),
             facts: super::step::Facts {
@@ -151,6 +151,11 @@ impl Step {
     /// build command in it, tagged `<image>-rebuild`. The returned image's `build_log`
     /// says what was CACHED and what cargo compiled; `Image::remove` drops it.
     pub fn rebuild_after(&self, change: Change) -> Result<Image> {
+        self.rebuild_after_with(change, "")
+    }
+
+    /// `rebuild_after`, its build command given `flags` (`--cache-from …`).
+    pub fn rebuild_after_with(&self, change: Change, flags: &str) -> Result<Image> {
         let folder = PrivateDir::new(&format!("{}-rebuild", self.slug))?;
         let copy = folder.path().join("context");
         copy_tree(repo_root(), &copy)?;
@@ -180,13 +185,21 @@ impl Step {
             image,
             ..self.clone()
         };
-        apart.try_build_in(&copy)
+        apart.run_build_as(&copy, None, |command| with_flags(&command, flags))
     }
 
     /// Every `FROM` image of the step's Dockerfiles must be present or pullable.
     fn ensure_base_images(&self) -> Result<()> {
         ensure_base_images(&self.base_images())
     }
+}
+
+/// `command` (a `docker build …`) with `flags` right after `docker build`.
+pub fn with_flags(command: &str, flags: &str) -> String {
+    if flags.is_empty() {
+        return command.to_string();
+    }
+    command.replacen("docker build ", &format!("docker build {flags} "), 1)
 }
 
 /// How long one build may run before it is stopped: far above a cold build of any

@@ -174,6 +174,27 @@ fn is_error(line: &str) -> bool {
         || lower.starts_with("failed to")
 }
 
+/// The instructions under which BuildKit extracted layers from an imported cache
+/// (`--cache-from`): it prints `extracting sha256:…` under the first CACHED
+/// instruction whose result a later one needs, for that layer and the ones below it.
+/// A layer the builder kept itself is CACHED without being extracted.
+pub fn imported_layers(log: &str) -> Vec<String> {
+    let mut instructions: HashMap<&str, String> = HashMap::new();
+    let mut imported: Vec<String> = Vec::new();
+    for (id, rest) in progress_lines(log) {
+        if let Some(step) = instruction_line(rest) {
+            instructions.entry(id).or_insert(step.instruction);
+        } else if rest.starts_with("extracting sha256:")
+            && let Some(instruction) = instructions.get(id)
+            && !imported.contains(instruction)
+            && !instruction.starts_with("FROM ")
+        {
+            imported.push(instruction.clone());
+        }
+    }
+    imported
+}
+
 /// The crates cargo compiled in a build, as its `Compiling name vX.Y.Z` lines name
 /// them (`name vX.Y.Z`), in the order it compiled them; each once.
 pub fn compiled_crates(log: &str) -> Vec<String> {

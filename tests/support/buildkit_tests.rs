@@ -3,7 +3,7 @@
 
 use crate::support::buildkit::{
     BuildCheckWarning, BuildEcho, build_check_warnings, build_steps, compiled_crates,
-    failing_instruction, first_error, running_instructions,
+    failing_instruction, first_error, imported_layers, running_instructions,
 };
 
 /// What a build stopped at its time limit was doing: started, not done.
@@ -178,4 +178,19 @@ fn the_crates_cargo_compiled_are_read_from_its_lines() {
         ["proc-macro2 v1.0.95", "libc v0.2.172", "ping v0.1.123"]
     );
     assert!(compiled_crates("#9 CACHED\n").is_empty());
+}
+
+/// A layer taken from `--cache-from` is extracted before it is CACHED; one the builder
+/// kept is CACHED at once; a base image extracted in its pull is no imported layer.
+/// (BuildKit v0.25's log of a build given a local cache.)
+#[test]
+fn imported_layers_are_told_from_the_builders_own() {
+    let log = "#4 importing cache manifest from local:2364423776936157465\n#4 DONE 0.0s\n\
+#5 [stage-0 1/3] FROM docker.io/library/debian:trixie-slim@sha256:cea1\n\
+#5 extracting sha256:0a1b 0.4s done\n#5 DONE 0.5s\n\
+#6 [stage-0 2/3] RUN echo one > /one\n#6 CACHED\n\
+#7 [stage-0 3/3] RUN echo two > /two\n\
+#7 sha256:fb32 101B / 101B done\n#7 extracting sha256:fb32 0.0s done\n#7 CACHED\n";
+    assert_eq!(imported_layers(log), ["RUN echo two > /two"]);
+    assert!(imported_layers("#6 [stage-0 2/3] RUN true\n#6 CACHED\n").is_empty());
 }

@@ -12,6 +12,7 @@
 //! - `layers`     an image's size, read from its layers (the same on every image store)
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)
+//! - `ci_cache`   a fresh CI runner: BuildKit's cache forgotten, an exported one given back
 //! - `results`    the measurements the book shows (results.json)
 //! - `load`       the load generator (wrk), pinned apart from the server
 //! - `image`      a built image, read back
@@ -34,6 +35,7 @@ pub mod build;
 pub mod buildkit;
 pub mod check;
 pub mod checks;
+pub mod ci_cache;
 pub mod comparison;
 pub mod contenders;
 pub mod docker;

@@ -402,6 +402,18 @@ impl Step {
             .collect()
     }
 
+    /// The text of the one Dockerfile the build reads (the learner's in learner mode).
+    pub fn dockerfile_text(&self) -> Result<String> {
+        match self.dockerfiles().as_slice() {
+            [one] => std::fs::read_to_string(one).map_err(|error| io("read", one, error)),
+            many => Err(Error::Harness(format!(
+                "step {} builds from {} Dockerfiles, not one",
+                self.slug,
+                many.len()
+            ))),
+        }
+    }
+
     /// The images the step's Dockerfiles start `FROM` (not stages, not scratch).
     pub fn base_images(&self) -> Vec<String> {
         base_images(&self.dockerfiles())
@@ -410,7 +422,18 @@ impl Step {
     /// The chapter's exercise files, `exercises/*.Dockerfile` beside the step (their
     /// ignore files left out): Dockerfiles the book shows and the learner tests run.
     pub fn exercise_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.join("exercises"))
+        self.dockerfiles_in("exercises")
+    }
+
+    /// Other ways to build the step's image, `alternatives/*.Dockerfile` beside the step:
+    /// Dockerfiles a later chapter shows and a test builds (step 09's with cargo-chef).
+    pub fn alternative_files(&self) -> Vec<PathBuf> {
+        self.dockerfiles_in("alternatives")
+    }
+
+    /// The Dockerfiles (`*.Dockerfile`) in the step's `folder`, sorted.
+    fn dockerfiles_in(&self, folder: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.join(folder))
             .map(|entries| {
                 entries
                     .flatten()
