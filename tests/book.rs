@@ -497,3 +497,39 @@ fn every_exercise_is_shown_by_its_chapter_and_run_by_a_test() {
     }
     assert!(seen > 0, "no exercise found under steps/*/exercises/");
 }
+
+/// Every alternative Dockerfile (`steps/<slug>/alternatives/…`) is shown by a chapter
+/// and built by a test: what the book says of it is what a test has seen it do.
+#[test]
+fn every_alternative_is_shown_by_a_chapter_and_built_by_a_test() {
+    let read_all = |dir: PathBuf, extension: &str| -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|found| found == extension) {
+                text.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        text
+    };
+    let chapters = read_all(src(), "md");
+    let tests = read_all(repo_root().join("tests"), "rs")
+        + &read_all(repo_root().join("tests/support"), "rs");
+    let mut seen = 0;
+    for step in Step::all().must() {
+        for file in step.alternative_files() {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let path = format!("steps/{}/alternatives/{name}", step.slug);
+            assert!(
+                chapters.contains(&format!("{{{{#include ../../{path}}}}}")),
+                "no chapter shows {path}"
+            );
+            assert!(
+                tests.contains(&format!("\"{path}\"")),
+                "no test names {path}: which one builds it?"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no alternative found under steps/*/alternatives/");
+}

@@ -99,8 +99,13 @@ fn every_step_toml_is_complete_and_consistent() {
 fn base_images_are_pinned() {
     for step in steps() {
         let slug = &step.slug;
-        let exercises = support::step::base_images(&step.exercise_files());
-        for image in step.base_images().into_iter().chain(exercises) {
+        let others: Vec<_> = step
+            .exercise_files()
+            .into_iter()
+            .chain(step.alternative_files())
+            .collect();
+        let others = support::step::base_images(&others);
+        for image in step.base_images().into_iter().chain(others) {
             let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
             assert!(
                 !tag.is_empty() && tag != "latest",
@@ -169,6 +174,7 @@ fn the_rust_version_is_written_in_one_place() {
     for step in steps() {
         places.extend(step.dockerfiles());
         places.extend(step.exercise_files());
+        places.extend(step.alternative_files());
     }
     for entry in std::fs::read_dir(repo_root().join("book/src")).unwrap() {
         let path = entry.unwrap().path();
