@@ -58,9 +58,9 @@ enum Instructor {
     /// Measure our final image beside the article's Go service in one run (needs wrk),
     /// into results.json, then regenerate.
     Compare(compare::Options),
-    /// Measure what two of the book's trade-offs cost (step 07 with panic = "unwind",
-    /// step 05's command in each form under docker stop), into results.json, then
-    /// regenerate.
+    /// Measure what the book's trade-offs cost (step 07 with panic = "unwind", step
+    /// 05's command in each form under docker stop, step 09 and cargo-chef on a fresh CI
+    /// runner), into results.json, then regenerate.
     Trades,
 }
 

@@ -2,18 +2,24 @@
 //! with one thing changed and measured beside the step as it is. The bytes
 //! `panic = "abort"` saves (chapter 07): step 07 built again with `panic = "unwind"`.
 //! What `docker stop` does to each form of a command (chapters 01 and 08): step 05's
-//! image, whose base has a shell, with its `CMD` written each way.
+//! image, whose base has a shell, with its `CMD` written each way. What a CI runner
+//! gets from a cache (the next day): step 09 and its cargo-chef alternative, each
+//! built on a fresh runner, on one given the cache a previous run exported, and again.
 
 use std::time::Duration;
 
 use crate::measure::compressed_size;
+use crate::support::build::Change;
+use crate::support::buildkit::compiled_crates;
+use crate::support::ci_cache::{self, bytes_under, export_to, forget_the_runs_of, import_from};
 use crate::support::error::{Error, Result, io};
 use crate::support::files::PrivateDir;
 use crate::support::image::Image;
-use crate::support::results::{PanicVariant, Results, StopForm, Trades};
+use crate::support::results::{CiBuild, CiBuilds, PanicVariant, Results, StopForm, Trades};
 use crate::support::running::{self, Running};
+use crate::support::step::shown;
 use crate::support::tool::TRADES;
-use crate::support::{Step, docker};
+use crate::support::{Step, docker, repo_root};
 
 /// The step whose dist profile is built both ways.
 const PANIC_STEP: &str = "07-size-profile";
@@ -71,6 +77,14 @@ pub fn run() -> Result<()> {
         image.remove();
     }
 
+    let mut ci = Vec::new();
+    for (step, name) in [
+        (Step::find("09-cache-mounts")?, "cache-mounts"),
+        (ci_cache::chef()?, "cargo-chef"),
+    ] {
+        ci.push(ci_builds(&step, name)?);
+    }
+
     let mut all = Results::load()?.unwrap_or_default();
     all.trades = Some(Trades {
         command: TRADES.to_string(),
@@ -78,6 +92,7 @@ pub fn run() -> Result<()> {
         docker: crate::measure::engine()?,
         panic,
         stops,
+        ci,
     });
     all.save()?;
     eprintln!("wrote {}", Results::path().display());
@@ -115,6 +130,48 @@ fn build_edited(
         .yours(&dockerfile, &format!("ping:trades-{name}"))?
         .try_build()?;
     Ok((image, folder))
+}
+
+/// `step`'s Dockerfile (step 09's or an alternative of it) built three times, as CI builds
+/// it: on a fresh runner, which has none of its RUNs (what this builder kept of them
+/// forgotten first), exporting its cache; on a fresh runner given that cache, after a
+/// source change; again on the same builder, after a source change.
+fn ci_builds(step: &Step, name: &str) -> Result<CiBuilds> {
+    let file = step
+        .learner_file
+        .clone()
+        .unwrap_or_else(|| repo_root().join(step.reference_file()));
+    let dockerfile = shown(&file).display().to_string();
+    let step = step.yours(&file, &format!("ping:trades-ci-{name}"))?;
+    let cache = PrivateDir::new("trades-ci")?;
+    let exported = cache.path().join("cache");
+    let built = |image: Image| {
+        let build = CiBuild {
+            build_s: image.build_time.as_secs_f64(),
+            crates_compiled: compiled_crates(&image.build_log).len(),
+        };
+        image.remove();
+        build
+    };
+
+    let text = step.dockerfile_text()?;
+    eprintln!("{dockerfile}: a fresh runner's build, exporting its cache");
+    forget_the_runs_of(&text)?;
+    let cold = built(step.try_build_with(&export_to(&exported))?);
+    forget_the_runs_of(&text)?;
+
+    eprintln!("{dockerfile}: a fresh runner given that cache, after a source change");
+    let imported = built(step.rebuild_after_with(Change::SourceOnly, &import_from(&exported))?);
+
+    eprintln!("{dockerfile}: the same builder again, after a source change");
+    let kept = built(step.rebuild_after(Change::SourceOnly)?);
+    Ok(CiBuilds {
+        dockerfile: dockerfile.to_string(),
+        exported_bytes: bytes_under(&exported),
+        cold,
+        imported,
+        kept,
+    })
 }
 
 /// Starts `tag`, reads what runs as PID 1, and times `docker stop`.

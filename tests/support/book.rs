@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::MB;
+use super::build::with_flags;
+use super::ci_cache;
 use super::comparison;
 use super::contenders::Contender;
 use super::error::{Error, Result, io};
@@ -120,7 +122,8 @@ pub fn render_all() -> Result<Vec<Generated>> {
         format!(
             "{MD_HEADER}```sh\n# every step, every figure (many minutes)\n{MEASURE}\n# sizes and counts only\n{MEASURE} --quick\n\
          # some steps only\n{MEASURE} --steps 06,07\n# the final image beside the article's Go service (needs wrk)\n{COMPARE}\n\
-         # two trade-offs: step 07 with panic = \"unwind\", step 05's CMD in each form\n{TRADES}\n\
+         # the trade-offs: step 07 with panic = \"unwind\", step 05's CMD in each form,\n\
+         # step 09 and cargo-chef on a fresh CI runner\n{TRADES}\n\
          # the book's tables and charts again, from results.json\n{GENERATE}\n```\n"
         ),
     );
@@ -128,11 +131,27 @@ pub fn render_all() -> Result<Vec<Generated>> {
     add("limits.md".into(), limits(&slugs, results.as_ref()));
     add("panic.md".into(), trades::panic_markdown(results.as_ref()));
     add("stops.md".into(), trades::stops_markdown(results.as_ref()));
+    add("ci-cache.md".into(), trades::ci_markdown(results.as_ref()));
+    add("ci-cache.commands.md".into(), ci_cache_commands()?);
     add("ladder.svg".into(), ladder_svg(&slugs, results.as_ref()));
     add("compare.commands.md".into(), compare_commands()?);
     add("compare.md".into(), comparison::markdown(results.as_ref()));
     add("compare.svg".into(), comparison::svg(results.as_ref()));
     Ok(files)
+}
+
+/// The two builds of a CI cache, the cargo-chef Dockerfile's: the first run exports it,
+/// the next run, on a fresh runner that restored the folder, imports it.
+fn ci_cache_commands() -> Result<String> {
+    let build = ci_cache::chef()?.build_command();
+    let folder = std::path::Path::new("ci-cache");
+    let with = |flags: String| with_flags(&build, &flags);
+    Ok(format!(
+        "{MD_HEADER}```sh\n# a CI run: build, export every stage's layers to a folder CI keeps\n{}\n\
+         # the next run, on a fresh runner that restored the folder: build from it\n{}\n```\n",
+        shell_line(&with(ci_cache::export_to(folder))),
+        shell_line(&with(ci_cache::import_from(folder))),
+    ))
 }
 
 /// The commands that build the Go images and compare them with ours.

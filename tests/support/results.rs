@@ -48,6 +48,32 @@ pub struct Trades {
     pub panic: Vec<PanicVariant>,
     /// Step 05's image with each form of its command, stopped by `docker stop`.
     pub stops: Vec<StopForm>,
+    /// Step 09 and its cargo-chef alternative, built the way a CI runner builds them.
+    #[serde(default)]
+    pub ci: Vec<CiBuilds>,
+}
+
+/// One Dockerfile built as CI builds it: on a fresh runner with nothing, on a fresh
+/// runner given the cache a previous run exported, and again on the same builder.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct CiBuilds {
+    /// The Dockerfile, relative to the repository.
+    pub dockerfile: String,
+    /// What `--cache-to type=local,mode=max` wrote: what a CI cache stores and restores.
+    pub exported_bytes: u64,
+    /// A fresh runner without a cache: the cold build.
+    pub cold: CiBuild,
+    /// A fresh runner given the exported cache (`--cache-from`), after a source change.
+    pub imported: CiBuild,
+    /// The same builder again, after a source change: the laptop's case.
+    pub kept: CiBuild,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct CiBuild {
+    pub build_s: f64,
+    /// The crates cargo compiled, the service included.
+    pub crates_compiled: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

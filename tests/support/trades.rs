@@ -1,11 +1,12 @@
 //! Two of the book's trade-offs as `instructor trades` measured them: the bytes
 //! `panic = "abort"` saves (`generated/panic.md`, chapter 07) and what `docker stop`
-//! does to each form of a command (`generated/stops.md`, chapters 01 and 08). Every
+//! does to each form of a command (`generated/stops.md`, chapters 01 and 08), what a
+//! fresh CI runner gets from a cache (`generated/ci-cache.md`, the next day). Every
 //! sentence reads its figures from the results, so none can outlive a new run.
 
 use std::fmt::Write as _;
 
-use super::results::{Results, StopForm, Trades, thousands};
+use super::results::{CiBuild, CiBuilds, Results, StopForm, Trades, human_size, thousands};
 use super::tool::{MD_HEADER, TRADES};
 
 /// A generated page: the header, `table`'s header row, what `body` writes from the
@@ -103,6 +104,12 @@ pub fn stops_markdown(results: Option<&Results>) -> String {
     })
 }
 
+/// A Dockerfile by its file name, as the chapter's table heads it: `Dockerfile`,
+/// `cargo-chef.Dockerfile`.
+fn shown_in_step(dockerfile: &str) -> &str {
+    dockerfile.rsplit('/').next().unwrap_or(dockerfile)
+}
+
 /// Whether a shell, not the service, ran as PID 1.
 fn shell_stayed(stop: &StopForm) -> bool {
     let program = stop.pid1.split(' ').next().unwrap_or_default();
@@ -112,4 +119,72 @@ fn shell_stayed(stop: &StopForm) -> bool {
 fn signed_thousands(value: i64) -> String {
     let sign = if value < 0 { "−" } else { "+" };
     format!("{sign}{}", thousands(value.unsigned_abs()))
+}
+
+/// Step 09 and its cargo-chef alternative built as CI builds them: `generated/ci-cache.md`.
+pub fn ci_markdown(results: Option<&Results>) -> String {
+    let builds = results
+        .and_then(|results| results.trades.as_ref())
+        .map_or(&[][..], |trades| trades.ci.as_slice());
+    // Results from before these were measured: say how to measure them.
+    let results = results.filter(|_| !builds.is_empty());
+    let mut table = String::from("| Built |");
+    for built in builds {
+        let _ = write!(table, " `{}` |", shown_in_step(&built.dockerfile));
+    }
+    table.push_str("\n|---|");
+    table.push_str(&"--:|".repeat(builds.len()));
+    page(results, &table, |trades, out| {
+        let row = |out: &mut String, what: &str, of: &dyn Fn(&CiBuilds) -> String| {
+            let cells: Vec<String> = trades.ci.iter().map(of).collect();
+            let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
+        };
+        let build = |build: &CiBuild| {
+            format!(
+                "{:.0} s, {} {} compiled",
+                build.build_s,
+                build.crates_compiled,
+                if build.crates_compiled == 1 {
+                    "crate"
+                } else {
+                    "crates"
+                }
+            )
+        };
+        row(out, "on a fresh runner, no cache", &|ci| build(&ci.cold));
+        row(
+            out,
+            "on a fresh runner given the last run's cache, after a source change",
+            &|ci| build(&ci.imported),
+        );
+        row(out, "on the same builder, after a source change", &|ci| {
+            build(&ci.kept)
+        });
+        row(out, "the cache it exports (`mode=max`)", &|ci| {
+            human_size(ci.exported_bytes)
+        });
+        for ci in &trades.ci {
+            let given = &ci.imported;
+            let verdict = if given.crates_compiled == 1 {
+                "the service alone compiled: the dependencies came from the cache".to_string()
+            } else if given.crates_compiled >= ci.cold.crates_compiled {
+                format!(
+                    "every crate compiled again ({}), as with no cache at all: the cache \
+                     mounts were not in it",
+                    given.crates_compiled
+                )
+            } else {
+                format!("{} crates compiled", given.crates_compiled)
+            };
+            let _ = writeln!(
+                out,
+                "\nGiven the last run's cache, a fresh runner rebuilt `{}` in {:.0} s ({:.0} s \
+                 with no cache, {:.0} s on a builder that kept its own): {verdict}.",
+                shown_in_step(&ci.dockerfile),
+                given.build_s,
+                ci.cold.build_s,
+                ci.kept.build_s
+            );
+        }
+    })
 }
