@@ -156,8 +156,10 @@ fn ci_builds(step: &Step, name: &str) -> Result<CiBuilds> {
 
     let text = step.dockerfile_text()?;
     eprintln!("{dockerfile}: a fresh runner's build, exporting its cache");
+    // Nothing from the builder: its records forgotten (the cache mounts among them)
+    // and `--no-cache`, since BuildKit can make a layer again from a blob it holds.
     forget_the_runs_of(&text)?;
-    let cold = built(step.try_build_with(&export_to(&exported))?);
+    let cold = built(step.try_build_with(&format!("--no-cache {}", export_to(&exported)))?);
     forget_the_runs_of(&text)?;
 
     eprintln!("{dockerfile}: a fresh runner given that cache, after a source change");
