@@ -6,20 +6,16 @@ mod support;
 
 use std::path::Path;
 
-use support::build::Change;
 use support::buildkit::{build_steps, compiled_crates, imported_layers};
-use support::ci_cache::{self, bytes_under, export_to, forget_the_runs_of, import_from};
+use support::ci_cache::{self, bytes_under};
 use support::files::PrivateDir;
 use support::learner;
 use support::results::human_size;
 use support::{Image, Must, Step, checks};
 
-/// A fresh runner's build of `step`: nothing taken from the builder (`--no-cache`;
-/// forgetting its records is not enough, BuildKit can make a layer again from a blob
-/// it still holds, such as the last image's), its cache exported to `cache`.
+/// A fresh runner's first build of `step`, its cache exported to `cache`.
 fn first_run(step: &Step, cache: &Path) {
-    step.try_build_with(&format!("--no-cache {}", export_to(cache)))
-        .must();
+    step.first_ci_run(cache).must();
     println!(
         "{}: exported {} of cache",
         step.image,
@@ -27,13 +23,11 @@ fn first_run(step: &Step, cache: &Path) {
     );
 }
 
-/// The next run, on a fresh runner: what BuildKit kept of the RUNs forgotten, a
-/// source-only change, the exported cache given back.
+/// The next run, on a fresh runner given only that cache, after a source change.
 fn next_run(step: &Step, cache: &Path) -> Image {
-    let forgotten = forget_the_runs_of(&step.dockerfile_text().must()).must();
+    let (rebuilt, forgotten) = step.next_ci_run(cache).must();
     println!("{}: {forgotten} cache records forgotten", step.image);
-    step.rebuild_after_with(Change::SourceOnly, &import_from(cache))
-        .must()
+    rebuilt
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::measure::compressed_size;
 use crate::support::build::Change;
 use crate::support::buildkit::compiled_crates;
-use crate::support::ci_cache::{self, bytes_under, export_to, forget_the_runs_of, import_from};
+use crate::support::ci_cache::{self, bytes_under};
 use crate::support::error::{Error, Result, io};
 use crate::support::files::PrivateDir;
 use crate::support::image::Image;
@@ -133,9 +133,8 @@ fn build_edited(
 }
 
 /// `step`'s Dockerfile (step 09's or an alternative of it) built three times, as CI builds
-/// it: on a fresh runner, which has none of its RUNs (what this builder kept of them
-/// forgotten first), exporting its cache; on a fresh runner given that cache, after a
-/// source change; again on the same builder, after a source change.
+/// it: on a fresh runner, exporting its cache; on a fresh runner given that cache,
+/// after a source change; again on the same builder, after a source change.
 fn ci_builds(step: &Step, name: &str) -> Result<CiBuilds> {
     let file = step
         .learner_file
@@ -154,16 +153,11 @@ fn ci_builds(step: &Step, name: &str) -> Result<CiBuilds> {
         build
     };
 
-    let text = step.dockerfile_text()?;
     eprintln!("{dockerfile}: a fresh runner's build, exporting its cache");
-    // Nothing from the builder: its records forgotten (the cache mounts among them)
-    // and `--no-cache`, since BuildKit can make a layer again from a blob it holds.
-    forget_the_runs_of(&text)?;
-    let cold = built(step.try_build_with(&format!("--no-cache {}", export_to(&exported)))?);
-    forget_the_runs_of(&text)?;
+    let cold = built(step.first_ci_run(&exported)?);
 
     eprintln!("{dockerfile}: a fresh runner given that cache, after a source change");
-    let imported = built(step.rebuild_after_with(Change::SourceOnly, &import_from(&exported))?);
+    let imported = built(step.next_ci_run(&exported)?.0);
 
     eprintln!("{dockerfile}: the same builder again, after a source change");
     let kept = built(step.rebuild_after(Change::SourceOnly)?);

@@ -11,7 +11,7 @@ use super::error::{BuildFailure, Error, Must, Result, io};
 use super::files::PrivateDir;
 use super::image::Image;
 use super::step::{PREPARE, Step, workshop_base_images};
-use super::{docker, repo_root};
+use super::{ci_cache, docker, repo_root};
 
 impl Step {
     /// Builds the step's image from the repository root, exactly as a learner types
@@ -40,13 +40,31 @@ impl Step {
         self.run_build_as(repo_root(), None, |command| with_flags(&command, flags))
     }
 
+    /// A fresh CI runner's build: empty cache mounts, nothing taken from the builder
+    /// (`--no-cache`: forgetting its records is not enough, BuildKit can make a layer
+    /// again from a blob it still holds, such as the last image's), its cache exported
+    /// to `cache` (`--cache-to`).
+    pub fn first_ci_run(&self, cache: &Path) -> Result<Image> {
+        ci_cache::forget_the_cache_mounts_of(&self.dockerfile_text()?)?;
+        self.try_build_with(&format!("--no-cache {}", ci_cache::export_to(cache)))
+    }
+
+    /// The next CI run, on a fresh runner: what BuildKit kept of the build forgotten,
+    /// a source-only change, the cache `first_ci_run` exported given back
+    /// (`--cache-from`). Also says how many of BuildKit's records were forgotten.
+    pub fn next_ci_run(&self, cache: &Path) -> Result<(Image, usize)> {
+        let forgotten = ci_cache::forget_the_runs_of(&self.dockerfile_text()?)?;
+        let rebuilt = self.rebuild_after_with(Change::SourceOnly, &ci_cache::import_from(cache))?;
+        Ok((rebuilt, forgotten))
+    }
+
     /// The step's image built as if on a new machine, tagged `tag`: the cache mounts its
     /// Dockerfile uses emptied first (cargo's registry and target/; the daemon's other
     /// caches stay) and the build cache disabled (`docker build --no-cache`), so every
     /// crate is fetched and compiled again.
     pub fn try_build_from_nothing(&self, tag: &str) -> Result<Image> {
         docker::ready()?;
-        super::ci_cache::forget_the_cache_mounts_of(&self.dockerfile_text()?)?;
+        ci_cache::forget_the_cache_mounts_of(&self.dockerfile_text()?)?;
         let apart = Step {
             image: tag.to_string(),
             facts: super::step::Facts {

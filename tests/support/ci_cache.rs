@@ -57,8 +57,9 @@ fn forget(dockerfile: &str, layers_too: bool) -> Result<usize> {
     // --from=build /ping /ping`), and a build that finds them needs nothing else.
     let copies: Vec<String> = instructions(dockerfile)
         .into_iter()
-        .filter(|instruction| layers_too && instruction.starts_with("COPY "))
+        .filter(|instruction| instruction.starts_with("COPY "))
         .map(|instruction| format!("] {instruction}"))
+        .filter(|_| layers_too)
         .collect();
     let of_the_build = |record: &Record| {
         let description = record.description.as_str();
