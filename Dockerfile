@@ -3,7 +3,7 @@
 FROM --platform=$BUILDPLATFORM rust:1.95-slim-trixie AS build
 # cargo-auditable: `cargo auditable build` is `cargo build` that also embeds the
 # dependency list (crates and versions) in the binary, for scanners to read.
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+RUN --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo install cargo-auditable --version 0.7.7 --locked
 # The platform the image is for: `docker build --platform` sets it.
 ARG TARGETARCH
@@ -21,25 +21,26 @@ RUN case "$TARGETARCH" in \
 WORKDIR /app
 # One RUN, no placeholder: the manifests and the source are mounted for this RUN
 # only, never copied into a layer. cargo's registry and target/ are cache mounts
-# that outlive the build, so a change recompiles only what it touches.
+# that outlive the build, so a change recompiles only what it touches. Their ids
+# are this project's: no other Dockerfile on the builder shares them by chance.
 # The binary is copied out in the same RUN: a cache mount is not in the image.
 RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=Cargo.lock,target=Cargo.lock \
     --mount=type=bind,source=src,target=src \
-    --mount=type=cache,target=/app/target,sharing=locked \
-    --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=ping-target,target=/app/target,sharing=locked \
+    --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo auditable build --profile dist --locked \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
 
 # An SBOM (CycloneDX JSON) of what the binary is built from, on demand:
 #   docker build --target sbom --output type=local,dest=sbom …
 FROM build AS sbom-build
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+RUN --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo install cargo-cyclonedx --version 0.5.9 --locked
 RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=Cargo.lock,target=Cargo.lock \
     --mount=type=bind,source=src,target=src \
-    --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo cyclonedx --format json --target "$(cat /rust-target)" \
       --override-filename ping.cdx \
  && mv ping.cdx.json /

@@ -332,9 +332,14 @@ fn a_dockerfiles_runs_are_named_as_buildkit_names_their_records() {
             r#"cargo build --profile dist --locked  && cp "target/$(uname -m)-unknown-linux-musl/dist/ping" /ping"#,
         ]
     );
-    // Its cache mounts, each one record named `… with id "//app/target"` whichever RUN made it.
+    // Its cache mounts, each one record named `… with id "/ping-target"` whichever RUN made it.
     assert_eq!(
         support::ci_cache::cache_mount_ids(&step.dockerfile_text().unwrap()),
-        ["/app/target", "/usr/local/cargo/registry"]
+        ["ping-target", "ping-reg"]
+    );
+    // Without an id, a mount's id is its target.
+    assert_eq!(
+        support::ci_cache::cache_mount_ids("RUN --mount=type=cache,target=/app/target cargo build"),
+        ["/app/target"]
     );
 }

@@ -115,6 +115,32 @@ fn base_images_are_pinned() {
     }
 }
 
+/// A cache mount without an `id` is keyed by its path, and every Dockerfile on the
+/// builder that mounts `/app/target` shares it: the reference builds' mounts have ids of
+/// the project's own.
+#[test]
+fn every_cache_mount_has_an_id_of_the_projects_own() {
+    for step in steps() {
+        let files: Vec<_> = step
+            .dockerfiles()
+            .into_iter()
+            .chain(step.exercise_files())
+            .chain(step.alternative_files())
+            .collect();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for id in support::ci_cache::cache_mount_ids(&text) {
+                assert!(
+                    id.starts_with("ping-"),
+                    "{}: a cache mount keyed {id:?}: give it an id of its own, \
+                     --mount=type=cache,id=ping-…",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_top_level_dockerfile_is_the_last_steps() {
     let last = steps().pop().expect("a step");

@@ -73,7 +73,7 @@ impl Yours {
         static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _alone = ONE_AT_A_TIME.lock().await;
         let limit = Duration::from_secs(1800);
-        let yours = step.yours(&self.file, &self.tag).must();
+        let yours = step.learners(&self.file, &self.tag).must();
         let report = tokio::time::timeout(limit, learner::check(&step, yours))
             .await
             .unwrap_or_else(|_| panic!("checking {} took longer than {limit:?}", self.tag));
@@ -300,6 +300,49 @@ async fn a_reference_checked_as_yours_passes() {
         unreachable!()
     };
     assert_eq!(tag, "ping:learner-reference");
+}
+
+/// The learner tool builds a learner's file with cache mounts of its own: what a
+/// learner's build leaves in a mount with the reference's id (`ping-target`) its own next
+/// build finds, and a build without the learner's namespace (the reference's) does not.
+#[test]
+fn a_learners_cache_mounts_are_apart_from_the_references() {
+    let folder = support::files::PrivateDir::new("cache-apart").must();
+    let marker = format!("/app/target/left-by-a-learner-{}", std::process::id());
+    let step = Step::get("09-cache-mounts");
+    let build = |name: &str, command: &str, learners: bool| -> bool {
+        let file = folder.path().join(format!("{name}.Dockerfile"));
+        let text = format!(
+            "FROM rust:1.95-slim-trixie\n\
+             RUN --mount=type=cache,id=ping-target,target=/app/target,sharing=locked {command}\n"
+        );
+        std::fs::write(&file, text).expect("write a Dockerfile");
+        let tag = format!("ping:cache-apart-{name}");
+        let yours = if learners {
+            step.learners(&file, &tag)
+        } else {
+            step.yours(&file, &tag)
+        };
+        match yours.must().try_build() {
+            Ok(image) => {
+                image.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    assert!(build("learner-writes", &format!("touch {marker}"), true));
+    let learner_finds = build("learner-reads", &format!("test -e {marker}"), true);
+    let reference_finds = !build("reference-reads", &format!("test ! -e {marker}"), false);
+    build("learner-tidies", &format!("rm -f {marker}"), true);
+    assert!(
+        learner_finds,
+        "the learner's next build did not find {marker}"
+    );
+    assert!(
+        !reference_finds,
+        "a reference build found {marker}, which a learner's build left in its cache mount"
+    );
 }
 
 /// Learners lay an image out their own way: `docker init` copies the binary to

@@ -122,7 +122,7 @@ fn check(number: StepNumber, file: Option<PathBuf>) -> Result<bool> {
     let file = file.unwrap_or_else(|| repo_root().join(step.yours_default_file()));
     // The file first: a learner without Docker still learns where their file should be.
     let tag = format!("{}-yours", step.image);
-    let mut yours = step.yours(&file, &tag)?;
+    let mut yours = step.learners(&file, &tag)?;
     docker::ready().map_err(|error| {
         support::Error::Harness(format!("{error}\n(`{DOCTOR}` checks the whole setup.)"))
     })?;

@@ -23,7 +23,7 @@ pub fn chef() -> Result<Step> {
 /// layer and its cache mounts, whatever build made them (another step's with the same
 /// command too), and its final stage's layers. A record is named after the
 /// command as the Dockerfile wrote it (`mount / from exec /bin/sh -c cargo build …`,
-/// `cached mount /app/target from exec /bin/sh -c … with id "//app/target"`); a fully
+/// `cached mount /app/target from exec /bin/sh -c … with id "/ping-target"`); a fully
 /// cached build uses only its last record, so what a build used cannot say it. What
 /// is built on them goes too (the `COPY` after a `RUN`): BuildKit keeps a record while
 /// a child needs it. Says how many records went; fails if one of them cannot go, since

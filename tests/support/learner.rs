@@ -15,6 +15,8 @@ use super::step::{Step, shown};
 
 /// The learner's folder: one subfolder per step, `yours/NN-slug/`.
 pub const YOURS: &str = "yours";
+/// The cache mounts of a learner's builds: theirs, apart from the reference builds'.
+pub const CACHE_NAMESPACE: &str = "ping-yours";
 
 impl Step {
     /// `yours/NN-slug/`, relative to the repository.
@@ -56,6 +58,16 @@ impl Step {
             commands.insert(1, format!("cp {} {dir}/", same_name.join(" ")));
         }
         Ok(commands)
+    }
+
+    /// `yours` as the learner tool builds it: with cache mounts of the learner's own
+    /// (`CACHE_NAMESPACE`), so nothing a learner's file leaves in cargo's registry or
+    /// target/ reaches a reference build, nor the other way round.
+    pub fn learners(&self, file: &Path, tag: &str) -> Result<Step> {
+        Ok(Step {
+            cache_namespace: Some(CACHE_NAMESPACE.to_string()),
+            ..self.yours(file, tag)?
+        })
     }
 
     /// The same step, built from the learner's `file` (a folder stands for the step's

@@ -50,6 +50,10 @@ impl FromStr for StepNumber {
     }
 }
 
+/// The build argument BuildKit's Dockerfile frontend reads as a prefix for every cache
+/// mount id of the build.
+pub const CACHE_NAMESPACE_ARG: &str = "BUILDKIT_CACHE_MOUNT_NS";
+
 /// How the book builds the step's image: one Dockerfile, or a script (step 03).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Build {
@@ -233,6 +237,10 @@ pub struct Step {
     pub learner_file: Option<PathBuf>,
     /// Print each instruction as the build reaches it, so a long build is seen to move.
     pub echo_build: bool,
+    /// Cache mounts of the build's own: BuildKit puts this before every cache mount id
+    /// (`--build-arg BUILDKIT_CACHE_MOUNT_NS=…`), so a learner's file, whatever ids it
+    /// writes, never reads or writes the reference builds' cargo registry and target/.
+    pub cache_namespace: Option<String>,
 }
 
 impl Step {
@@ -294,6 +302,7 @@ impl Step {
             dir,
             learner_file: None,
             echo_build: false,
+            cache_namespace: None,
         })
     }
 
@@ -355,8 +364,13 @@ impl Step {
         };
         match (&self.facts.build, &self.learner_file) {
             (Build::Dockerfile { context, .. }, _) => format!(
-                "docker build {}-f {file} -t {} {}",
+                "docker build {}{}-f {file} -t {} {}",
                 platform.map_or(String::new(), |platform| format!("--platform {platform} ")),
+                self.cache_namespace
+                    .as_ref()
+                    .map_or(String::new(), |namespace| {
+                        format!("--build-arg {CACHE_NAMESPACE_ARG}={namespace} ")
+                    }),
                 self.image_for(platform),
                 context.display()
             ),

@@ -16,13 +16,14 @@ RUN target="$(uname -m)-unknown-linux-musl" \
 WORKDIR /app
 # One RUN, no placeholder: the manifests and the source are mounted for this RUN
 # only, never copied into a layer. cargo's registry and target/ are cache mounts
-# that outlive the build, so a change recompiles only what it touches.
+# that outlive the build, so a change recompiles only what it touches. Their ids
+# are this project's: no other Dockerfile on the builder shares them by chance.
 # The binary is copied out in the same RUN: a cache mount is not in the image.
 RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=Cargo.lock,target=Cargo.lock \
     --mount=type=bind,source=src,target=src \
-    --mount=type=cache,target=/app/target,sharing=locked \
-    --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=ping-target,target=/app/target,sharing=locked \
+    --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo build --profile dist --locked \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
 
