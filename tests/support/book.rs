@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use super::MB;
 use super::build::with_flags;
+use super::check::Check;
+use super::checks::{IMAGE_FILES, scan_command};
 use super::ci_cache;
 use super::comparison;
 use super::contenders::Contender;
@@ -210,13 +212,26 @@ fn commands(step: &Step) -> String {
         .map(|stage| {
             format!(
                 "# export the {stage} stage's files into ./{stage}/\n{}\n",
-                shell_line(&step.export_command(stage, stage))
+                shell_line(&step.export_command(Some(stage), stage))
             )
         })
         .collect();
+    let scan = if step.facts.checks.contains(&Check::ScannersSeeItsCrates) {
+        let binary = format!("{IMAGE_FILES}/ping");
+        format!(
+            "# scan the binary: the image's files into ./{IMAGE_FILES}/, then cargo audit\n{}\n\
+             # with RustSec's advisories, fetched (cargo install cargo-audit --locked)\n\
+             cargo audit bin {binary}\n\
+             # as the check scans it: a database of its own, nothing fetched\n{}\n",
+            shell_line(&step.export_command(None, IMAGE_FILES)),
+            shell_line(&scan_command("advisory-db", &binary).join(" ")),
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\n{run}\n{hardened}\
-         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}# check the step\ncargo test --test {test}\n```\n",
+         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}{scan}# check the step\ncargo test --test {test}\n```\n",
         build = shell_line(&step.build_command()),
         run = shell_line(&format!("docker run --rm -p 8080:8080 {tag}")),
         test = step.test_name(),

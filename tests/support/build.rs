@@ -153,14 +153,14 @@ impl Step {
 
     /// Builds the stage `target` and exports its files into `dest` (`docker build
     /// --target … --output type=local,dest=…`), as the book shows for the SBOM.
-    pub fn export_stage(&self, target: &str, dest: &Path) -> Result<String> {
+    pub fn export_stage(&self, target: Option<&str>, dest: &Path) -> Result<String> {
         docker::ready()?;
         self.ensure_base_images()?;
         let command_line = self.export_command(target, &dest.display().to_string());
         self.run_logged(
             &command_line,
             repo_root(),
-            &format!("{}-{target}", self.image),
+            &format!("{}-{}", self.image, target.unwrap_or("files")),
         )
     }
 

@@ -29,6 +29,7 @@ pub use http_limits::{
     HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_STALL_TIMEOUT, idle_keep_alive_is_closed, try_limits,
 };
 pub use size::{assert_size_matches_the_book, assert_smaller_than};
+pub use supply_chain::{IMAGE_FILES, scan_command};
 
 /// A check passed; what it measured, if anything worth showing (a size, a time).
 pub type Passed = Option<String>;
@@ -54,6 +55,7 @@ impl Check {
                 platform::arm64_image_answers_pong_under_emulation(image).await
             }
             Check::EmbedsItsDependencyList => supply_chain::embeds_its_dependency_list(image),
+            Check::ScannersSeeItsCrates => supply_chain::cargo_audit_reads_the_binary(image),
             Check::ExportsAnSbom => supply_chain::exports_an_sbom(image),
             Check::BinaryIsStatic => done(contents::binary_is_static(image)),
             Check::HoldsOnlyTheBinary => done(contents::holds_only_the_binary(image)),

@@ -128,6 +128,8 @@ impl Doctor {
             ] {
                 doctor.add(Status::Skipped, what, "needs Docker first");
             }
+            // Not Docker's: a learner without Docker still learns of it.
+            doctor.scanner();
             return doctor;
         };
 
@@ -149,6 +151,7 @@ impl Doctor {
         let images_ok = doctor.base_images();
         doctor.https_in_a_container(images_ok);
         doctor.arm64_emulation();
+        doctor.scanner();
         doctor
     }
 
@@ -273,6 +276,30 @@ impl Doctor {
 
     /// Step 10 runs an arm64 image: on a Linux host the kernel must hand arm64
     /// executables to QEMU (binfmt_misc). Docker Desktop has that built in.
+    /// Step 11's scan check runs `cargo audit bin` on the image's binary.
+    fn scanner(&mut self) {
+        let what = "cargo-audit (step 11)";
+        let version = docker::which("cargo-audit").and_then(|program| {
+            let output = std::process::Command::new(program)
+                .arg("--version")
+                .output()
+                .ok()?;
+            Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        });
+        match version {
+            Some(version) if !version.is_empty() => self.add(
+                Status::Ok,
+                what,
+                format!("{version} scans a binary's embedded dependency list"),
+            ),
+            _ => self.add(
+                Status::Fail,
+                what,
+                "step 11's scan check needs it: `cargo install cargo-audit --locked`",
+            ),
+        }
+    }
+
     fn arm64_emulation(&mut self) {
         let what = "arm64 emulation (step 10)";
         let binfmt = std::path::Path::new("/proc/sys/fs/binfmt_misc");

@@ -331,15 +331,17 @@ impl Step {
         self.build_command_for(None)
     }
 
-    /// The command that exports the files of the stage `target` into the folder `dest`.
-    pub fn export_command(&self, target: &str, dest: &str) -> String {
+    /// The command that exports the files of the stage `target` (None: the final one,
+    /// the image's files) into the folder `dest`.
+    pub fn export_command(&self, target: Option<&str>, dest: &str) -> String {
         let build = self.build_command();
         let rest = build
             .strip_prefix("docker build ")
             .unwrap_or(&build)
             .replacen(&format!("-t {} ", self.image), "", 1);
+        let target = target.map_or(String::new(), |target| format!("--target {target} "));
         format!(
-            "docker build --target {target} --output type=local,dest={} {rest}",
+            "docker build {target}--output type=local,dest={} {rest}",
             shell_word(dest)
         )
     }

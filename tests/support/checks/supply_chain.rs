@@ -148,7 +148,7 @@ pub fn runtime_crates(triple: &str) -> Result<BTreeSet<String>> {
 pub fn exports_an_sbom(image: &Image) -> Result<Passed> {
     let folder = PrivateDir::new("sbom")?;
     let dest = folder.path().join("sbom");
-    let exported = image.step.export_stage(SBOM_STAGE, &dest);
+    let exported = image.step.export_stage(Some(SBOM_STAGE), &dest);
     let sbom = exported.and_then(|_| read_sbom(&dest));
     drop(folder);
     let components = sbom.map_err(|error| Error::Found {
@@ -207,4 +207,221 @@ fn read_sbom(dir: &std::path::Path) -> Result<BTreeSet<String>> {
         )));
     }
     Ok(components)
+}
+
+/// The advisories the scan check writes, in a database of its own (no public one is
+/// reachable from the machines the workshop is tested on): ids of their own kind, so
+/// no one mistakes them for RustSec's.
+const AGAINST_TOKIO: &str = "PING-2026-0001";
+const TOKIO_IS_PATCHED: &str = "PING-2026-0002";
+const AGAINST_AN_UNSEEN_CRATE: &str = "PING-2026-0003";
+/// A crate the service cannot be built without, and whose panic messages name it.
+const SCANNED_CRATE: &str = "tokio";
+/// The folder the book and the scan check export the image's files into.
+pub const IMAGE_FILES: &str = "image";
+/// A scan of a 2 MB binary takes well under a second; this only catches a hang.
+const SCAN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Step 11: a scanner sees every crate in the binary. `cargo audit bin` is given an
+/// advisory database the check writes: one advisory against Cargo.lock's tokio, one that
+/// version is patched against, and one against a crate whose name the binary holds
+/// nowhere but in its dependency list. Without that list cargo-audit recovers crates
+/// from the paths in panic messages (tokio's are there): it must report the first and
+/// the third advisory, and not the second.
+pub fn cargo_audit_reads_the_binary(image: &Image) -> Result<Passed> {
+    let Some(cargo_audit) = super::super::docker::which("cargo-audit") else {
+        return Err(Error::Harness(
+            "cargo-audit is not installed: `cargo install cargo-audit --locked` \
+             (`cargo workshop doctor` checks it)"
+                .into(),
+        ));
+    };
+    let (path, _) = super::the_service_binary(image)?;
+    let folder = PrivateDir::new("scan")?;
+    // The binary as the book gets it: the image's files exported by the step's build.
+    let files = folder.path().join(IMAGE_FILES);
+    image.step.export_stage(None, &files)?;
+    let binary = files.join(path.trim_start_matches('/'));
+    let bytes = std::fs::read(&binary)
+        .map_err(|error| Error::Harness(format!("cannot read {}: {error}", binary.display())))?;
+    let crates: Vec<(String, String)> = runtime_crates(&target_triple(&bytes)?)?
+        .into_iter()
+        .filter_map(|built| {
+            let (name, version) = built.split_once(" v")?;
+            (name != "ping").then(|| (name.to_string(), version.to_string()))
+        })
+        .collect();
+    let named = |name: &str| crates.iter().find(|(crate_name, _)| crate_name == name);
+    let (_, tokio) = named(SCANNED_CRATE)
+        .ok_or_else(|| Error::Harness(format!("the service is built without {SCANNED_CRATE}")))?;
+    // Panic messages name their source file: `…/registry/src/…/tokio-1.54.1/src/…`.
+    let in_the_bytes = |needle: &str| {
+        bytes
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    };
+    let unseen = crates
+        .iter()
+        .find(|(name, version)| !in_the_bytes(&format!("{name}-{version}/")))
+        .ok_or_else(|| {
+            Error::Harness("every crate of the binary is named in its panic messages".into())
+        })?;
+    let db = folder.path().join("advisory-db");
+    for (id, name, patched, title) in [
+        (
+            AGAINST_TOKIO,
+            SCANNED_CRATE,
+            format!("> {tokio}"),
+            format!("{SCANNED_CRATE} {tokio} and older"),
+        ),
+        (
+            TOKIO_IS_PATCHED,
+            SCANNED_CRATE,
+            format!(">= {tokio}"),
+            format!("{SCANNED_CRATE} before {tokio}"),
+        ),
+        (
+            AGAINST_AN_UNSEEN_CRATE,
+            &unseen.0,
+            format!("> {}", unseen.1),
+            format!("{} {} and older", unseen.0, unseen.1),
+        ),
+    ] {
+        let advisory = format!(
+            "```toml\n[advisory]\nid = \"{id}\"\npackage = \"{name}\"\n\
+             date = \"2026-12-02\"\n\n[versions]\npatched = [\"{patched}\"]\n```\n\n\
+             # A made-up advisory against {title}\n\nWritten by the workshop's scan check, \
+             so a scanner has something to find.\n"
+        );
+        let dir = db.join("crates").join(name);
+        let file = dir.join(format!("{id}.md"));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&file, advisory))
+            .map_err(|error| Error::Harness(format!("cannot write {}: {error}", file.display())))?;
+    }
+    let report = folder.path().join("report.json");
+    let scan = scan_command(&db.display().to_string(), &binary.display().to_string());
+    let mut command = Command::new(&cargo_audit);
+    // `cargo audit …` is `cargo-audit audit …`.
+    command.args(&scan[1..]);
+    let run = run_to_file(command, &report, SCAN_LIMIT)?;
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+        Error::Harness(format!(
+            "`cargo audit bin` printed no JSON report ({error}): {}",
+            run.trim()
+        ))
+    })?;
+    let reported: BTreeSet<String> = json["vulnerabilities"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|found| {
+            format!(
+                "{} ({} {})",
+                found["advisory"]["id"].as_str().unwrap_or("?"),
+                found["package"]["name"].as_str().unwrap_or("?"),
+                found["package"]["version"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    let expected: BTreeSet<String> = [
+        format!("{AGAINST_TOKIO} ({SCANNED_CRATE} {tokio})"),
+        format!("{AGAINST_AN_UNSEEN_CRATE} ({} {})", unseen.0, unseen.1),
+    ]
+    .into();
+    let read = json["lockfile"]["dependency-count"].as_u64().unwrap_or(0);
+    if reported != expected {
+        let missed: Vec<&String> = expected.difference(&reported).collect();
+        let wrong: Vec<&String> = reported.difference(&expected).collect();
+        return found(
+            format!(
+                "`cargo audit bin {path}` found {read} of the {} crates the service is built \
+                 from{}; it missed {missed:?}{}",
+                crates.len(),
+                if read < crates.len() as u64 {
+                    " (without a dependency list in the binary, cargo-audit recovers what the \
+                     paths in its panic messages name)"
+                } else {
+                    ""
+                },
+                if wrong.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and reported {wrong:?}, which does not affect it")
+                }
+            ),
+            "a scanner sees every crate of a Rust binary only if the binary lists them: build \
+             it with `cargo auditable build`",
+        );
+    }
+    Ok(Some(format!(
+        "cargo-audit read {read} crates from the binary and reports the advisories against \
+         {SCANNED_CRATE} {tokio} and {} {} (named nowhere else in the binary), not the one \
+         {tokio} is patched against",
+        unseen.0, unseen.1
+    )))
+}
+
+/// How the scan check runs cargo-audit on `binary`, with the advisory database in the
+/// folder `db`: nothing fetched (neither the database nor crates.io's index, which the
+/// yanked-crate check reads), a JSON report.
+pub fn scan_command(db: &str, binary: &str) -> Vec<String> {
+    [
+        "cargo",
+        "audit",
+        "--db",
+        db,
+        "--no-fetch",
+        "--no-yanked",
+        "--json",
+        "bin",
+        binary,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs `command` with its standard output written to `stdout` and its standard error
+/// returned, stopped at `limit`.
+fn run_to_file(
+    mut command: Command,
+    stdout: &std::path::Path,
+    limit: std::time::Duration,
+) -> Result<String> {
+    let name = command_name(&command);
+    let harness =
+        |what: &str, error: std::io::Error| Error::Harness(format!("{what} {name}: {error}"));
+    let file = std::fs::File::create(stdout)
+        .map_err(|error| Error::Harness(format!("cannot create {}: {error}", stdout.display())))?;
+    let errors = stdout.with_extension("stderr");
+    let errors_file = std::fs::File::create(&errors)
+        .map_err(|error| Error::Harness(format!("cannot create {}: {error}", errors.display())))?;
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(errors_file)
+        .spawn()
+        .map_err(|error| harness("cannot run", error))?;
+    let started = std::time::Instant::now();
+    while child
+        .try_wait()
+        .map_err(|error| harness("cannot wait for", error))?
+        .is_none()
+    {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Harness(format!(
+                "{name} did not end within {} s",
+                limit.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(std::fs::read_to_string(&errors).unwrap_or_default())
+}
+
+fn command_name(command: &Command) -> String {
+    command.get_program().to_string_lossy().to_string()
 }
