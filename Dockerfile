@@ -7,6 +7,18 @@ RUN --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo install cargo-auditable --version 0.7.7 --locked
 # The platform the image is for: `docker build --platform` sets it.
 ARG TARGETARCH
+# mimalloc is C. clang compiles it for the image's platform on any build machine
+# (one compiler, every architecture), against musl's headers for that platform:
+# Debian's musl-dev for TARGETARCH, unpacked as a sysroot, never installed.
+RUN dpkg --add-architecture "$TARGETARCH" \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends clang \
+ && cd /tmp && apt-get download "musl-dev:$TARGETARCH" \
+ && dpkg-deb -x musl-dev_*.deb musl && mkdir -p /musl/usr \
+ && mv musl/usr/include/*-linux-musl /musl/usr/include \
+ && rm -rf musl-dev_*.deb musl /var/lib/apt/lists/*
+# cc (the crate that builds C for build scripts) reads these for the target.
+ENV TARGET_CC=clang TARGET_CFLAGS=--sysroot=/musl
 RUN case "$TARGETARCH" in \
       amd64) arch=x86_64 ;; \
       arm64) arch=aarch64 ;; \
@@ -29,7 +41,7 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=src,target=src \
     --mount=type=cache,id=ping-target,target=/app/target,sharing=locked \
     --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
-    cargo auditable build --profile dist --locked \
+    cargo auditable build --profile dist --locked --features mimalloc \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
 
 # An SBOM (CycloneDX JSON) of what the binary is built from, on demand:
@@ -42,7 +54,7 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=src,target=src \
     --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo cyclonedx --format json --target "$(cat /rust-target)" \
-      --override-filename ping.cdx \
+      --features mimalloc --override-filename ping.cdx \
  && mv ping.cdx.json /
 
 FROM scratch AS sbom

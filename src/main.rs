@@ -12,6 +12,14 @@ use salvo::prelude::*;
 
 const DEFAULT_PORT: u16 = 8080;
 
+// ANCHOR: global_allocator
+/// Step 12: every allocation goes to mimalloc, which gives each thread its own
+/// free lists, instead of musl's malloc, which serializes them behind a lock.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// ANCHOR_END: global_allocator
+
 // ANCHOR: limits
 /// Worker threads when PING_WORKERS is unset: two, or one on one CPU. tokio's
 /// default, a worker per CPU of the host, needs 65 threads on 64 CPUs: more

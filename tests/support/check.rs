@@ -57,6 +57,8 @@ checks! {
         "the binary carries its dependency list (`cargo auditable`): every crate it is built from, at `Cargo.lock`'s version",
     ScannersSeeItsCrates = "scanners_see_its_crates":
         "`cargo audit bin` sees every crate in the binary: it reports advisories written against its `tokio` and against a crate named nowhere else in it, not one its `tokio` is patched against",
+    AllocatesWithMimalloc = "allocates_with_mimalloc":
+        "the binary allocates with mimalloc, not musl's malloc: mimalloc's code is in it",
     ExportsAnSbom = "exports_an_sbom":
         "`docker build --target sbom --output …` exports a CycloneDX SBOM naming those crates",
     BinaryIsStatic = "binary_is_static":

@@ -57,6 +57,7 @@ impl Check {
             Check::EmbedsItsDependencyList => supply_chain::embeds_its_dependency_list(image),
             Check::ScannersSeeItsCrates => supply_chain::cargo_audit_reads_the_binary(image),
             Check::ExportsAnSbom => supply_chain::exports_an_sbom(image),
+            Check::AllocatesWithMimalloc => supply_chain::allocates_with_mimalloc(image),
             Check::BinaryIsStatic => done(contents::binary_is_static(image)),
             Check::HoldsOnlyTheBinary => done(contents::holds_only_the_binary(image)),
             Check::NoShell => done(contents::no_shell(image)),

@@ -11,6 +11,10 @@ use super::{docker, repo_root};
 /// The Go service's folder: its Dockerfile, and one `main.go` per variant.
 pub const GO_CONTEXT: &str = "compare/gin";
 
+/// The last step whose binary allocates with musl's malloc: step 12's beside it
+/// shows what the allocator is worth.
+pub const MUSL_MALLOC_STEP: &str = "11-supply-chain";
+
 /// One image of the comparison.
 #[derive(Debug, Clone)]
 pub struct Contender {
@@ -32,20 +36,33 @@ enum Source {
 }
 
 impl Contender {
-    /// Ours first, then the article's service as written, then gin tuned.
+    /// Ours first, then ours before its allocator, then the article's service as
+    /// written, then gin tuned.
     pub fn all() -> Result<Vec<Contender>> {
-        let last = Step::all()?
+        let mut steps = Step::all()?;
+        let last = steps
             .pop()
             .ok_or_else(|| Error::Harness("no steps under steps/".into()))?;
+        let malloc = Step::find(MUSL_MALLOC_STEP)?;
         Ok(vec![
             Contender {
                 name: "rust".into(),
                 tag: last.image.clone(),
                 says: format!(
-                    "this workshop's final image (step {}, the top-level Dockerfile)",
+                    "this workshop's final image (step {}, the top-level Dockerfile), mimalloc \
+                     allocating",
                     last.number
                 ),
                 source: Source::Step(Box::new(last)),
+            },
+            Contender {
+                name: "rust-malloc".into(),
+                tag: malloc.image.clone(),
+                says: format!(
+                    "step {}'s image: the same service with musl's malloc",
+                    malloc.number
+                ),
+                source: Source::Step(Box::new(malloc)),
             },
             Contender::go(
                 "gin",

@@ -38,7 +38,14 @@ pub fn embeds_its_dependency_list(image: &Image) -> Result<Passed> {
         .map(|package| format!("{} v{}", package.name, package.version))
         .collect();
     let triple = target_triple(&bytes)?;
-    let built = runtime_crates(&triple)?;
+    let features = features_of(
+        &info
+            .packages
+            .iter()
+            .map(|package| package.name.as_str())
+            .collect(),
+    )?;
+    let built = runtime_crates_with(&triple, &features)?;
     let locked = locked_crates()?;
     let missing: Vec<&String> = built.difference(&embedded).collect();
     let invented: Vec<&String> = embedded.difference(&locked).collect();
@@ -114,10 +121,44 @@ fn target_triple(binary: &[u8]) -> Result<String> {
 /// The crates (`name vX.Y.Z`) the service runs with on `triple`: Cargo.lock's, as
 /// `cargo tree` resolves them, without build-only ones (proc-macros and their own).
 pub fn runtime_crates(triple: &str) -> Result<BTreeSet<String>> {
+    runtime_crates_with(triple, &[])
+}
+
+/// The service's features (Cargo.toml's `[features]`) whose optional dependencies are all
+/// among `crates`: the ones a binary that lists those crates was built with.
+fn features_of(crates: &BTreeSet<&str>) -> Result<Vec<String>> {
+    let path = repo_root().join("Cargo.toml");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| Error::Harness(format!("cannot read {}: {error}", path.display())))?;
+    let manifest: toml::Table = toml::from_str(&text)
+        .map_err(|error| Error::Harness(format!("{} is not valid: {error}", path.display())))?;
+    let features = manifest.get("features").and_then(toml::Value::as_table);
+    Ok(features
+        .into_iter()
+        .flatten()
+        .filter(|(_, enables)| {
+            let deps: Vec<&str> = enables
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.as_str()?.strip_prefix("dep:"))
+                .collect();
+            !deps.is_empty() && deps.iter().all(|dep| crates.contains(dep))
+        })
+        .map(|(name, _)| name.clone())
+        .collect())
+}
+
+/// `runtime_crates`, with the service's `features` on.
+fn runtime_crates_with(triple: &str, features: &[String]) -> Result<BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command.args(["tree", "--locked", "--target", triple]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let output = command
         .current_dir(repo_root())
-        .args(["tree", "--locked", "--target", triple])
         .args([
             "-e",
             "normal,no-proc-macro",
@@ -244,7 +285,16 @@ pub fn cargo_audit_reads_the_binary(image: &Image) -> Result<Passed> {
     let binary = files.join(path.trim_start_matches('/'));
     let bytes = std::fs::read(&binary)
         .map_err(|error| Error::Harness(format!("cannot read {}: {error}", binary.display())))?;
-    let crates: Vec<(String, String)> = runtime_crates(&target_triple(&bytes)?)?
+    let listed: BTreeSet<String> = auditable_info::audit_info_from_slice(&bytes, 8 << 20)
+        .map(|info| {
+            info.packages
+                .into_iter()
+                .map(|package| package.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let features = features_of(&listed.iter().map(String::as_str).collect())?;
+    let crates: Vec<(String, String)> = runtime_crates_with(&target_triple(&bytes)?, &features)?
         .into_iter()
         .filter_map(|built| {
             let (name, version) = built.split_once(" v")?;
@@ -424,4 +474,35 @@ fn run_to_file(
 
 fn command_name(command: &Command) -> String {
     command.get_program().to_string_lossy().to_string()
+}
+
+/// What mimalloc's C code writes before each of its messages: compiled into a binary
+/// only with mimalloc itself, and linked only when something calls it (the global
+/// allocator does).
+const MIMALLOC_MARKER: &str = "mimalloc: ";
+
+/// Step 12: the binary allocates with mimalloc: its code is linked in (its message
+/// prefix is in the binary, which only its C code puts there), and where the binary
+/// carries a dependency list, the list names the version.
+pub fn allocates_with_mimalloc(image: &Image) -> Result<Passed> {
+    let (path, bytes) = super::the_service_binary(image)?;
+    let marker = MIMALLOC_MARKER.as_bytes();
+    if !bytes.windows(marker.len()).any(|window| window == marker) {
+        return found(
+            format!("{path} holds no mimalloc code: it allocates with musl's malloc"),
+            "build with the service's `mimalloc` feature (`cargo build --features mimalloc`), \
+             which makes mimalloc the #[global_allocator]; its C code needs a C compiler for the \
+             target",
+        );
+    }
+    let listed = auditable_info::audit_info_from_slice(&bytes, 8 << 20)
+        .ok()
+        .and_then(|info| {
+            info.packages
+                .iter()
+                .find(|package| package.name == "mimalloc")
+                .map(|package| format!(", mimalloc v{} in its dependency list", package.version))
+        })
+        .unwrap_or_default();
+    Ok(Some(format!("mimalloc's code is in {path}{listed}")))
 }
