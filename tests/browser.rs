@@ -29,6 +29,7 @@ const SCREENSHOTS: &[&str] = &[
     "08-production.html",
     "results.html",
     "go-to-rust.html",
+    "12-allocator.html",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,7 @@ use crate::support::contenders::Contender;
 use crate::support::docker;
 use crate::support::error::{Error, Result};
 use crate::support::load::{self, Cpus, median, summarize, wrk, wrk_new_connections};
-use crate::support::results::{Comparison, ContenderResult, Results};
+use crate::support::results::{Comparison, ContenderResult, CpuPerRequest, Results};
 use crate::support::running::{self, Running};
 use crate::support::tool::COMPARE;
 
@@ -171,6 +171,7 @@ async fn measure_load(
 ) -> Result<()> {
     let networks = [Network::Published, Network::Host];
     let mut rounds = vec![[Vec::new(), Vec::new()]; contenders.len()];
+    let mut cpu: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); contenders.len()];
     for round in 0..options.rounds as usize {
         // Each round starts with another image, so none is always first after a pause.
         for offset in 0..contenders.len() {
@@ -190,19 +191,40 @@ async fn measure_load(
                 let container = start(&contender.tag, network, cpus).await?;
                 let url = format!("{}/ping", container.url);
                 wrk(&url, WARM_UP_SECONDS, cpus).await?;
+                let before = container.cpu_time().await?;
                 let measured = wrk(&url, options.seconds, cpus).await?;
+                let after = container.cpu_time().await?;
                 eprintln!(
                     "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
                     measured.requests_per_s, measured.p50_ms, measured.p99_ms
                 );
+                // On the host's network the server's CPU is its own: through the
+                // published port, docker-proxy's work is another process's.
+                if let Network::Host = network {
+                    let requests = measured.requests_per_s * options.seconds as f64;
+                    let per_request_us = |ns: u64| ns as f64 / 1000.0 / requests;
+                    let (user, kernel) = (
+                        per_request_us(after.user_ns.saturating_sub(before.user_ns)),
+                        per_request_us(after.kernel_ns.saturating_sub(before.kernel_ns)),
+                    );
+                    eprintln!("    CPU per request: {user:.2} µs user, {kernel:.2} µs kernel");
+                    cpu[index].0.push(user);
+                    cpu[index].1.push(kernel);
+                }
                 rounds[index][which].push(measured);
                 remove(container).await?;
             }
         }
     }
-    for (result, [published, host]) in results.iter_mut().zip(rounds) {
+    for ((result, [published, host]), (mut user, mut kernel)) in
+        results.iter_mut().zip(rounds).zip(cpu)
+    {
         result.through_proxy = summarize(&published);
         result.host_network = summarize(&host);
+        result.cpu_per_request = Some(CpuPerRequest {
+            user_us: median(&mut user),
+            kernel_us: median(&mut kernel),
+        });
     }
     Ok(())
 }

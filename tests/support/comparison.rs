@@ -4,13 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::results::{
-    Comparison, ContenderResult, Load, Results, human_size, rate_range, unbroken,
-};
+use super::results::{Comparison, ContenderResult, Load, Results, human_size, unbroken};
 use super::tool::{COMPARE, GENERATE, MD_HEADER};
 
-/// Ours, as `instructor compare` names it.
-const OURS: &str = "rust";
+use super::contenders::{Contender, OURS};
 
 /// The table and the findings: `generated/compare.md`.
 pub fn markdown(results: Option<&Results>) -> String {
@@ -57,24 +54,31 @@ const NETWORKS: [Network; 2] = [
     }),
 ];
 
+/// The median round over the spread, smaller, on two lines: five images side by side
+/// fit the page only so.
 fn rate(load: &Load) -> String {
+    let k = |rate: f64| format!("{:.1}", rate / 1000.0);
+    // Unbroken spaces alone would still let the line break after the dash.
     format!(
-        "<span style=\"white-space: nowrap\">{}</span>",
-        rate_range(
-            load.requests_per_s,
-            load.requests_per_s_min,
-            load.requests_per_s_max
-        )
+        "{}k<br><span style=\"white-space: nowrap; font-size: 0.85em\">({}–{})</span>",
+        k(load.requests_per_s),
+        k(load.requests_per_s_min),
+        k(load.requests_per_s_max)
     )
 }
 
 fn latency(load: &Load) -> String {
-    unbroken(&format!("{:.2} / {:.2} ms", load.p50_ms, load.p99_ms))
+    // A line may break after the slash, never inside a figure.
+    format!(
+        "{} {}",
+        unbroken(&format!("{:.2} /", load.p50_ms)),
+        unbroken(&format!("{:.2} ms", load.p99_ms))
+    )
 }
 
 fn table(out: &mut String, comparison: &Comparison) {
     type Row = (&'static str, fn(&ContenderResult) -> String);
-    let rows: [Row; 11] = [
+    let rows: [Row; 12] = [
         ("image size", |c| unbroken(&human_size(c.size_bytes))),
         ("compressed", |c| unbroken(&human_size(c.compressed_bytes))),
         ("`docker run` → first PONG", |c| {
@@ -89,7 +93,11 @@ fn table(out: &mut String, comparison: &Comparison) {
             c.threads.map_or("–".into(), |threads| threads.to_string())
         }),
         ("`docker stop`", |c| {
-            unbroken(&format!("{:.2} s, exit {}", c.stop_s, c.stop_exit_code))
+            format!(
+                "{} {}",
+                unbroken(&format!("{:.2} s,", c.stop_s)),
+                unbroken(&format!("exit {}", c.stop_exit_code))
+            )
         }),
         ("req/s, host network", |c| rate(&c.host_network)),
         ("p50 / p99, host network", |c| latency(&c.host_network)),
@@ -97,6 +105,15 @@ fn table(out: &mut String, comparison: &Comparison) {
         ("p50 / p99, published port", |c| latency(&c.through_proxy)),
         ("new connections/s, host network", |c| {
             c.new_connections.as_ref().map_or("–".into(), rate)
+        }),
+        ("CPU per request, host network: own code + kernel", |c| {
+            c.cpu_per_request.map_or("–".into(), |cpu| {
+                format!(
+                    "{} {}",
+                    unbroken(&format!("{:.1} +", cpu.user_us)),
+                    unbroken(&format!("{:.1} µs", cpu.kernel_us))
+                )
+            })
         }),
     ];
     let names: Vec<String> = comparison
@@ -140,12 +157,18 @@ fn findings(out: &mut String, comparison: &Comparison) {
     let Some(ours) = comparison.contender(OURS) else {
         return;
     };
-    let others: Vec<&ContenderResult> = comparison
+    let (earlier, others): (Vec<&ContenderResult>, Vec<&ContenderResult>) = comparison
         .contenders
         .iter()
         .filter(|c| c.name != OURS)
-        .collect();
-    let _ = writeln!(out, "\n**What the numbers say**\n");
+        .partition(|c| Contender::is_ours(&c.name));
+    if !earlier.is_empty() {
+        let _ = writeln!(out, "\n**Against our own earlier images**\n");
+        for before in &earlier {
+            against_earlier(out, ours, before);
+        }
+    }
+    let _ = writeln!(out, "\n**Against the Go service**\n");
     for other in &others {
         let _ = writeln!(
             out,
@@ -241,6 +264,7 @@ fn findings(out: &mut String, comparison: &Comparison) {
         };
         let _ = writeln!(out, "{sentence}");
     }
+    the_limit(out, ours, &others);
     let behind = where_ours_is_behind(ours, &others);
     if behind.is_empty() {
         let _ = writeln!(
@@ -255,6 +279,111 @@ fn findings(out: &mut String, comparison: &Comparison) {
             behind.join("; ")
         );
     }
+}
+
+/// What ours gained or lost against one of our earlier images: requests per second
+/// and p99 on the host network, new connections, and the bytes it costs.
+fn against_earlier(out: &mut String, ours: &ContenderResult, before: &ContenderResult) {
+    let (a, b) = (&ours.host_network, &before.host_network);
+    let speed = if !apart(a, b) {
+        format!(
+            "the two overlap on the host network ({:.1}k and {:.1}k req/s at the median)",
+            a.requests_per_s / 1000.0,
+            b.requests_per_s / 1000.0
+        )
+    } else {
+        let by = if a.requests_per_s > b.requests_per_s {
+            format!("{} more", times(a.requests_per_s, b.requests_per_s))
+        } else {
+            format!(
+                "{:.0} % fewer",
+                (1.0 - a.requests_per_s / b.requests_per_s) * 100.0
+            )
+        };
+        format!(
+            "ours serves {by} requests per second on the host network ({:.1}k against {:.1}k), \
+             p99 {:.2} against {:.2} ms",
+            a.requests_per_s / 1000.0,
+            b.requests_per_s / 1000.0,
+            a.p99_ms,
+            b.p99_ms
+        )
+    };
+    let connections = match (&ours.new_connections, &before.new_connections) {
+        (Some(a), Some(b)) => format!(
+            "; new connections {:.1}k against {:.1}k a second{}",
+            a.requests_per_s / 1000.0,
+            b.requests_per_s / 1000.0,
+            if apart(a, b) {
+                ""
+            } else {
+                " (the ranges overlap)"
+            }
+        ),
+        _ => String::new(),
+    };
+    let cpu = match (ours.cpu_per_request, before.cpu_per_request) {
+        (Some(a), Some(b)) => format!(
+            "; CPU per request {:.1} µs in its own code and {:.1} µs in the kernel, against \
+             {:.1} and {:.1} µs",
+            a.user_us, a.kernel_us, b.user_us, b.kernel_us
+        ),
+        _ => String::new(),
+    };
+    let size = if ours.size_bytes >= before.size_bytes {
+        format!("{} larger", human_size(ours.size_bytes - before.size_bytes))
+    } else {
+        format!(
+            "{} smaller",
+            human_size(before.size_bytes - ours.size_bytes)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "- Against `{}`: {speed}{connections}{cpu}. The image is {size} ({} against {}).",
+        before.name,
+        human_size(ours.size_bytes),
+        human_size(before.size_bytes)
+    );
+}
+
+/// Where ours spends its CPU on the host network, and how fast it could be at most if
+/// its own code took no time: the kernel's share is the same work for every server.
+fn the_limit(out: &mut String, ours: &ContenderResult, others: &[&ContenderResult]) {
+    let Some(cpu) = ours.cpu_per_request else {
+        return;
+    };
+    let total = cpu.user_us + cpu.kernel_us;
+    let ceiling = ours.host_network.requests_per_s * total / cpu.kernel_us;
+    let fastest = others
+        .iter()
+        .filter(|other| other.cpu_per_request.is_some())
+        .max_by(|a, b| {
+            a.host_network
+                .requests_per_s
+                .total_cmp(&b.host_network.requests_per_s)
+        });
+    let beside = fastest.map_or(String::new(), |other| {
+        let theirs = other.cpu_per_request.unwrap_or_default();
+        format!(
+            " (`{}`: {:.1} and {:.1} µs), so even if its own code took no time at all, ours \
+             would serve at most {:.0}k requests a second, {:.1}x `{}`'s",
+            other.name,
+            theirs.user_us,
+            theirs.kernel_us,
+            ceiling / 1000.0,
+            ceiling / other.host_network.requests_per_s,
+            other.name
+        )
+    });
+    let _ = writeln!(
+        out,
+        "- Where ours spends its CPU on the host network: {:.1} µs a request in its own code and \
+         {:.1} µs in the kernel, {:.0} % of the total{beside}.",
+        cpu.user_us,
+        cpu.kernel_us,
+        cpu.kernel_us / total * 100.0
+    );
 }
 
 fn capitalized(sentence: &str) -> String {

@@ -8,12 +8,25 @@ use super::error::{Error, Result};
 use super::step::{Step, base_images, shell_word};
 use super::{docker, repo_root};
 
+/// Ours, as tables and charts name it; ours at an earlier step is `rust-NN`.
+pub const OURS: &str = "rust";
+
 /// The Go service's folder: its Dockerfile, and one `main.go` per variant.
 pub const GO_CONTEXT: &str = "compare/gin";
 
-/// The last step whose binary allocates with musl's malloc: step 12's beside it
-/// shows what the allocator is worth.
-pub const MUSL_MALLOC_STEP: &str = "11-supply-chain";
+/// Ours before step 12, beside it: the last step that allocates with musl's malloc
+/// (all that step 12 changes), and the first static one, musl's malloc in code
+/// optimized for speed (what step 07's size profile costs).
+pub const EARLIER_STEPS: [(&str, &str); 2] = [
+    (
+        "11-supply-chain",
+        "musl's malloc, code optimized for size (`opt-level = \"z\"`, since step 07)",
+    ),
+    (
+        "06-static-scratch",
+        "musl's malloc, code optimized for speed (the release profile's `opt-level = 3`)",
+    ),
+];
 
 /// One image of the comparison.
 #[derive(Debug, Clone)]
@@ -36,45 +49,48 @@ enum Source {
 }
 
 impl Contender {
-    /// Ours first, then ours before its allocator, then the article's service as
-    /// written, then gin tuned.
+    /// Ours first, then ours at earlier steps, then the article's service as written,
+    /// then gin tuned.
     pub fn all() -> Result<Vec<Contender>> {
         let mut steps = Step::all()?;
         let last = steps
             .pop()
             .ok_or_else(|| Error::Harness("no steps under steps/".into()))?;
-        let malloc = Step::find(MUSL_MALLOC_STEP)?;
-        Ok(vec![
-            Contender {
-                name: "rust".into(),
-                tag: last.image.clone(),
-                says: format!(
-                    "this workshop's final image (step {}, the top-level Dockerfile), mimalloc \
-                     allocating",
-                    last.number
-                ),
-                source: Source::Step(Box::new(last)),
-            },
-            Contender {
-                name: "rust-malloc".into(),
-                tag: malloc.image.clone(),
-                says: format!(
-                    "step {}'s image: the same service with musl's malloc",
-                    malloc.number
-                ),
-                source: Source::Step(Box::new(malloc)),
-            },
-            Contender::go(
-                "gin",
-                "article",
-                "the article's gin service as it writes it: `gin.Default()`, a log line per request",
+        let mut all = vec![Contender {
+            name: OURS.into(),
+            tag: last.image.clone(),
+            says: format!(
+                "this workshop's final image (step {}, the top-level Dockerfile): mimalloc, code \
+                 optimized for size",
+                last.number
             ),
-            Contender::go(
-                "gin-release",
-                "release",
-                "the same in gin's release mode, without the log line per request",
-            ),
-        ])
+            source: Source::Step(Box::new(last)),
+        }];
+        for (slug, says) in EARLIER_STEPS {
+            let step = Step::find(slug)?;
+            all.push(Contender {
+                name: format!("{OURS}-{}", step.number),
+                tag: step.image.clone(),
+                says: format!("step {}'s image: {says}", step.number),
+                source: Source::Step(Box::new(step)),
+            });
+        }
+        all.push(Contender::go(
+            "gin",
+            "article",
+            "the article's gin service as it writes it: `gin.Default()`, a log line per request",
+        ));
+        all.push(Contender::go(
+            "gin-release",
+            "release",
+            "the same in gin's release mode, without the log line per request",
+        ));
+        Ok(all)
+    }
+
+    /// Whether this is one of the workshop's own images (the Go service's are not).
+    pub fn is_ours(name: &str) -> bool {
+        name == OURS || name.starts_with(&format!("{OURS}-"))
     }
 
     /// The Go images alone: what `tests/compare_gin.rs` builds and runs.

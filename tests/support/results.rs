@@ -219,6 +219,17 @@ pub struct ContenderResult {
     /// connections per second. None in results measured before it was.
     #[serde(default)]
     pub new_connections: Option<Load>,
+    /// The server's own CPU time per request under load on the host network, medians
+    /// of the rounds (none in a results.json from before it was measured).
+    #[serde(default)]
+    pub cpu_per_request: Option<CpuPerRequest>,
+}
+
+/// Microseconds of CPU a request cost the server: in its own code and in the kernel.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+pub struct CpuPerRequest {
+    pub user_us: f64,
+    pub kernel_us: f64,
 }
 
 /// Load rounds against one image: the median round and the spread of all of them.

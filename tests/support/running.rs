@@ -364,6 +364,13 @@ pub fn hardened_as(
     })
 }
 
+/// CPU time a container has used, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTime {
+    pub user_ns: u64,
+    pub kernel_ns: u64,
+}
+
 /// The lines of a process's `/proc/PID/status` that say what it may do, and as whom.
 #[derive(Debug, PartialEq)]
 pub struct KernelStatus {
@@ -674,6 +681,34 @@ impl Running {
             _ => None,
         };
         Ok(Memory { rss_kb, cgroup_kb })
+    }
+
+    /// The CPU time the container has used so far, in user space and in the kernel
+    /// (`docker stats`, from its cgroup): what load rounds cost the server itself.
+    pub async fn cpu_time(&self) -> Result<CpuTime> {
+        use testcontainers::bollard::query_parameters::StatsOptions;
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stats = docker::api()?.stats(self.id(), Some(options));
+        let usage = match futures::StreamExt::next(&mut stats).await {
+            Some(Ok(stats)) => stats.cpu_stats.and_then(|cpu| cpu.cpu_usage),
+            Some(Err(error)) => {
+                return Err(Error::Harness(format!(
+                    "docker stats {}: {error}",
+                    self.id()
+                )));
+            }
+            None => None,
+        };
+        match usage.map(|usage| (usage.usage_in_usermode, usage.usage_in_kernelmode)) {
+            Some((Some(user_ns), Some(kernel_ns))) => Ok(CpuTime { user_ns, kernel_ns }),
+            _ => Err(Error::Harness(format!(
+                "docker stats {} gave no user and kernel CPU time",
+                self.id()
+            ))),
+        }
     }
 
     /// `docker pause`: the service's processes are frozen, the kernel still completes
