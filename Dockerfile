@@ -17,7 +17,7 @@ RUN dpkg --add-architecture "$TARGETARCH" \
  && dpkg-deb -x musl-dev_*.deb musl && mkdir -p /musl/usr \
  && mv musl/usr/include/*-linux-musl /musl/usr/include \
  && rm -rf musl-dev_*.deb musl /var/lib/apt/lists/*
-# cc (the crate that builds C for build scripts) reads these for the target.
+# cc, the crate build scripts compile C with, reads these for the target only.
 ENV TARGET_CC=clang TARGET_CFLAGS=--sysroot=/musl
 RUN case "$TARGETARCH" in \
       amd64) arch=x86_64 ;; \
