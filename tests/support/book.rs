@@ -413,9 +413,18 @@ fn or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map(show).unwrap_or_else(|| "–".into())
 }
 
-fn provenance(results: &Results) -> String {
+/// Where the figures of a table of `shown` steps come from: the run, and which of them
+/// an earlier run measured (nothing to say when the last run measured them all).
+fn provenance(results: &Results, shown: &[&str]) -> String {
+    let all_from_the_last_run = shown.iter().all(|slug| {
+        results
+            .last_run_steps
+            .iter()
+            .any(|measured| measured == slug)
+    });
     let some = match results.last_run_steps.as_slice() {
         [] => String::new(),
+        _ if all_from_the_last_run => String::new(),
         steps => format!(
             " That run measured steps {}; the others come from an earlier run: compare their \
              speeds with these only loosely.",
@@ -535,7 +544,9 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
             or_dash(other.run_to_pong_ms, |ms| format!("{ms:.0} ms")),
         );
     }
-    let _ = writeln!(out, "\n{}", provenance(results));
+    let mut shown = vec![step.slug.as_str()];
+    shown.extend(previous.as_ref().map(|previous| previous.slug.as_str()));
+    let _ = writeln!(out, "\n{}", provenance(results, &shown));
     out
 }
 
@@ -599,7 +610,8 @@ fn limits(slugs: &[String], results: Option<&Results>) -> String {
         mib(limits.unfinished_heads_kb),
         n = unbroken(&thousands(limits.connections as u64)),
     );
-    let _ = writeln!(out, "\n{}", provenance(results));
+    let shown: Vec<&str> = slugs.iter().map(String::as_str).collect();
+    let _ = writeln!(out, "\n{}", provenance(results, &shown));
     out
 }
 
@@ -719,7 +731,8 @@ fn sizes_table(slugs: &[String], results: Option<&Results>) -> String {
             })),
         );
     }
-    let _ = writeln!(out, "\n{}", provenance(results));
+    let shown: Vec<&str> = slugs.iter().map(String::as_str).collect();
+    let _ = writeln!(out, "\n{}", provenance(results, &shown));
     out
 }
 

@@ -330,13 +330,23 @@ fn against_earlier(out: &mut String, ours: &ContenderResult, before: &ContenderR
         ),
         _ => String::new(),
     };
-    let size = if ours.size_bytes >= before.size_bytes {
-        format!("{} larger", human_size(ours.size_bytes - before.size_bytes))
-    } else {
-        format!(
+    // The difference of the two sizes as shown, so that the sentence adds up.
+    let shown = |bytes: u64| {
+        human_size(bytes)
+            .trim_end_matches(" MB")
+            .parse::<f64>()
+            .ok()
+    };
+    let size = match (shown(ours.size_bytes), shown(before.size_bytes)) {
+        (Some(a), Some(b)) if a >= b => format!("{:.2} MB larger", a - b),
+        (Some(a), Some(b)) => format!("{:.2} MB smaller", b - a),
+        _ if ours.size_bytes >= before.size_bytes => {
+            format!("{} larger", human_size(ours.size_bytes - before.size_bytes))
+        }
+        _ => format!(
             "{} smaller",
             human_size(before.size_bytes - ours.size_bytes)
-        )
+        ),
     };
     let _ = writeln!(
         out,
