@@ -18,7 +18,9 @@ RUN dpkg --add-architecture "$TARGETARCH" \
  && mv musl/usr/include/*-linux-musl /musl/usr/include \
  && rm -rf musl-dev_*.deb musl /var/lib/apt/lists/*
 # cc, the crate build scripts compile C with, reads these for the target only.
-ENV TARGET_CC=clang TARGET_CFLAGS=--sysroot=/musl
+# mimalloc's C writes __DATE__ and __TIME__ into the binary: clang takes
+# them from SOURCE_DATE_EPOCH, not the clock, so two builds give the same bytes.
+ENV TARGET_CC=clang TARGET_CFLAGS=--sysroot=/musl SOURCE_DATE_EPOCH=0
 RUN case "$TARGETARCH" in \
       amd64) arch=x86_64 ;; \
       arm64) arch=aarch64 ;; \
