@@ -20,7 +20,7 @@ pub const SBOM_STAGE: &str = "sbom";
 /// does not have.
 pub fn embeds_its_dependency_list(image: &Image) -> Result<Passed> {
     let (path, bytes) = super::the_service_binary(image)?;
-    let info = match auditable_info::audit_info_from_slice(&bytes, 8 << 20) {
+    let info = match dependency_list(&bytes) {
         Ok(info) => info,
         Err(error) => {
             return found(
@@ -38,13 +38,7 @@ pub fn embeds_its_dependency_list(image: &Image) -> Result<Passed> {
         .map(|package| format!("{} v{}", package.name, package.version))
         .collect();
     let triple = target_triple(&bytes)?;
-    let features = features_of(
-        &info
-            .packages
-            .iter()
-            .map(|package| package.name.as_str())
-            .collect(),
-    )?;
+    let features = features_of(&info)?;
     let built = runtime_crates_with(&triple, &features)?;
     let locked = locked_crates()?;
     let missing: Vec<&String> = built.difference(&embedded).collect();
@@ -124,9 +118,22 @@ pub fn runtime_crates(triple: &str) -> Result<BTreeSet<String>> {
     runtime_crates_with(triple, &[])
 }
 
+/// The dependency list `cargo auditable` wrote into a binary, read with a bound on its
+/// decompressed size.
+fn dependency_list(
+    binary: &[u8],
+) -> std::result::Result<auditable_serde::VersionInfo, auditable_info::Error> {
+    auditable_info::audit_info_from_slice(binary, 8 << 20)
+}
+
 /// The service's features (Cargo.toml's `[features]`) whose optional dependencies are all
-/// among `crates`: the ones a binary that lists those crates was built with.
-fn features_of(crates: &BTreeSet<&str>) -> Result<Vec<String>> {
+/// in a binary's dependency list: the ones the binary was built with.
+fn features_of(info: &auditable_serde::VersionInfo) -> Result<Vec<String>> {
+    let crates: BTreeSet<&str> = info
+        .packages
+        .iter()
+        .map(|package| package.name.as_str())
+        .collect();
     let path = repo_root().join("Cargo.toml");
     let text = std::fs::read_to_string(&path)
         .map_err(|error| Error::Harness(format!("cannot read {}: {error}", path.display())))?;
@@ -285,15 +292,10 @@ pub fn cargo_audit_reads_the_binary(image: &Image) -> Result<Passed> {
     let binary = files.join(path.trim_start_matches('/'));
     let bytes = std::fs::read(&binary)
         .map_err(|error| Error::Harness(format!("cannot read {}: {error}", binary.display())))?;
-    let listed: BTreeSet<String> = auditable_info::audit_info_from_slice(&bytes, 8 << 20)
-        .map(|info| {
-            info.packages
-                .into_iter()
-                .map(|package| package.name)
-                .collect()
-        })
-        .unwrap_or_default();
-    let features = features_of(&listed.iter().map(String::as_str).collect())?;
+    let features = match dependency_list(&bytes) {
+        Ok(info) => features_of(&info)?,
+        Err(_) => Vec::new(),
+    };
     let crates: Vec<(String, String)> = runtime_crates_with(&target_triple(&bytes)?, &features)?
         .into_iter()
         .filter_map(|built| {
@@ -495,7 +497,7 @@ pub fn allocates_with_mimalloc(image: &Image) -> Result<Passed> {
              target",
         );
     }
-    let listed = auditable_info::audit_info_from_slice(&bytes, 8 << 20)
+    let listed = dependency_list(&bytes)
         .ok()
         .and_then(|info| {
             info.packages
