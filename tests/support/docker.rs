@@ -311,17 +311,31 @@ impl Drop for CreatedContainer {
 }
 
 /// Runs `command`; its stdout when it succeeds within `limit`, else what it printed.
+/// Its output is read as it comes (a command that prints more than a pipe holds, such
+/// as cosign's attestations, would otherwise wait for a reader forever).
 pub fn run_within(mut command: Command, limit: Duration) -> Result<String, String> {
+    use std::io::Read;
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| format!("cannot run {:?}: {error}", command.get_program()))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|pipe| Box::new(pipe) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|pipe| Box::new(pipe) as Box<dyn Read + Send>));
     let started = Instant::now();
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -330,17 +344,14 @@ pub fn run_within(mut command: Command, limit: Duration) -> Result<String, Strin
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(error) => return Err(error.to_string()),
         }
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| error.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    if output.status.success() {
+    };
+    let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default())
+        .trim()
+        .to_string();
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).to_string();
+    if status.success() {
         Ok(stdout)
     } else {
-        Err(format!(
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(format!("{stdout}\n{}", stderr.trim()))
     }
 }
