@@ -21,6 +21,9 @@ RUN dpkg --add-architecture "$TARGETARCH" \
 # mimalloc's C writes __DATE__ and __TIME__ into the binary: clang takes
 # them from SOURCE_DATE_EPOCH, not the clock, so two builds give the same bytes.
 ENV TARGET_CC=clang TARGET_CFLAGS=--sysroot=/musl SOURCE_DATE_EPOCH=0
+# Both targets link with rust-lld, the linker rustup ships: the build machine's
+# cc (gcc for its own architecture) links neither, so an Apple Silicon laptop
+# builds the amd64 image as this machine builds the arm64 one.
 RUN case "$TARGETARCH" in \
       amd64) arch=x86_64 ;; \
       arm64) arch=aarch64 ;; \
@@ -30,7 +33,7 @@ RUN case "$TARGETARCH" in \
  && rustup target add "$target" \
  && printf '[build]\ntarget = "%s"\n' "$target" >> "$CARGO_HOME/config.toml" \
  && echo "$target" > /rust-target \
- && printf '[target.aarch64-unknown-linux-musl]\nlinker = "rust-lld"\n' \
+ && printf '[target.%s]\nlinker = "rust-lld"\n' "$target" \
       >> "$CARGO_HOME/config.toml"
 WORKDIR /app
 # One RUN, no placeholder: the manifests and the source are mounted for this RUN
@@ -45,6 +48,9 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo auditable build --profile dist --locked --features mimalloc \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
+# A layer's bytes hold its files' times, and cp gave /ping this build's time:
+# set to SOURCE_DATE_EPOCH, two builds of one commit push the same digest.
+RUN touch --date="@$SOURCE_DATE_EPOCH" /ping
 
 # An SBOM (CycloneDX JSON) of what the binary is built from, on demand:
 #   docker build --target sbom --output type=local,dest=sbom …
@@ -66,10 +72,13 @@ FROM scratch
 # Where the source lives; set it when you build:
 #   --build-arg SOURCE_URL="$(git remote get-url origin)"
 ARG SOURCE_URL=https://example.com/ping-workshop
+# The commit it is built from: --build-arg REVISION="$(git rev-parse HEAD)"
+ARG REVISION
 # Labels tell registries and scanners what this image is (OCI annotation keys).
 LABEL org.opencontainers.image.title="ping" \
       org.opencontainers.image.description="GET /ping answers PONG" \
       org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=build /ping /ping
 # A numeric user, not root: scratch has no /etc/passwd to look a name up in, and

@@ -58,26 +58,6 @@ impl Step {
         Ok((rebuilt, forgotten))
     }
 
-    /// The step's image built as if on a new machine, tagged `tag`: the cache mounts its
-    /// Dockerfile uses emptied first (cargo's registry and target/; the daemon's other
-    /// caches stay) and the build cache disabled (`docker build --no-cache`), so every
-    /// crate is fetched and compiled again.
-    pub fn try_build_from_nothing(&self, tag: &str) -> Result<Image> {
-        docker::ready()?;
-        ci_cache::forget_the_cache_mounts_of(&self.dockerfile_text()?)?;
-        let apart = Step {
-            image: tag.to_string(),
-            facts: super::step::Facts {
-                other_images: Vec::new(),
-                ..self.facts.clone()
-            },
-            ..self.clone()
-        };
-        apart.run_build_as(repo_root(), None, |command| {
-            command.replacen("docker build ", "docker build --no-cache ", 1)
-        })
-    }
-
     fn run_build(&self, dir: &Path, platform: Option<&str>) -> Result<Image> {
         self.run_build_as(dir, platform, |command| command)
     }
@@ -149,6 +129,14 @@ impl Step {
             dockerfile,
             yours,
         )
+    }
+
+    /// Runs another build command of this step's (a push), from the repository root, as
+    /// its builds run: logged to a file, stopped at the build limit, a failure explained.
+    pub fn run_build_command(&self, command_line: &str, name: &str) -> Result<String> {
+        docker::ready()?;
+        self.ensure_base_images()?;
+        self.run_logged(command_line, repo_root(), name)
     }
 
     /// Builds the stage `target` and exports its files into `dest` (`docker build

@@ -61,6 +61,20 @@ checks! {
         "the binary allocates with mimalloc, not musl's malloc: mimalloc's code is in it",
     ExportsAnSbom = "exports_an_sbom":
         "`docker build --target sbom --output …` exports a CycloneDX SBOM naming those crates",
+    PushesOneMultiPlatformIndex = "pushes_one_multi_platform_index":
+        "pushed with the publish command, one tag names one index with an image for each platform, each holding a static binary for its machine",
+    LinksWithRustLld = "links_with_rust_lld":
+        "every platform's binary is linked by `rust-lld`, not by the build machine's `cc`: any machine builds every platform",
+    DigestIsReproducible = "digest_is_reproducible":
+        "built again from nothing (no build cache, empty cache mounts), the same commit gives every platform the same image digest",
+    SignatureVerifies = "signature_verifies":
+        "signed by digest, `cosign verify` accepts it with the public key, and refuses another key, the tag moved to another image, and changed signature bytes",
+    SbomAttestationVerifies = "sbom_attestation_verifies":
+        "the SBOM attested to the image verifies with the key, names the image by digest, and lists every crate the binary names",
+    ProvenanceNamesTheSource = "provenance_names_the_source":
+        "the provenance attestation names the Dockerfile and the commit, and so does the image's revision label",
+    RunsByDigest = "runs_by_digest":
+        "pulled by digest, the image runs locked down, answers `PONG`, and Docker says it runs that digest",
     BinaryIsStatic = "binary_is_static":
         "the binary is static: no ELF interpreter, no shared library",
     HoldsOnlyTheBinary = "holds_only_the_binary":

@@ -13,6 +13,7 @@ mod container;
 mod contents;
 mod http_limits;
 mod platform;
+mod publish;
 mod size;
 mod supply_chain;
 
@@ -28,6 +29,7 @@ pub use container::answers_pong;
 pub use http_limits::{
     HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_STALL_TIMEOUT, idle_keep_alive_is_closed, try_limits,
 };
+pub use publish::{REVISION_LABEL, linker_of};
 pub use size::{assert_size_matches_the_book, assert_smaller_than};
 pub use supply_chain::{IMAGE_FILES, scan_command};
 
@@ -58,6 +60,15 @@ impl Check {
             Check::ScannersSeeItsCrates => supply_chain::cargo_audit_reads_the_binary(image),
             Check::ExportsAnSbom => supply_chain::exports_an_sbom(image),
             Check::AllocatesWithMimalloc => supply_chain::allocates_with_mimalloc(image),
+            Check::PushesOneMultiPlatformIndex => {
+                publish::pushes_one_multi_platform_index(step, image)
+            }
+            Check::LinksWithRustLld => publish::links_with_rust_lld(step, image),
+            Check::DigestIsReproducible => publish::digest_is_reproducible(step, image),
+            Check::SignatureVerifies => publish::signature_verifies(step, image),
+            Check::SbomAttestationVerifies => publish::sbom_attestation_verifies(step, image),
+            Check::ProvenanceNamesTheSource => publish::provenance_names_the_source(step, image),
+            Check::RunsByDigest => publish::runs_by_digest(step, image).await,
             Check::BinaryIsStatic => done(contents::binary_is_static(image)),
             Check::HoldsOnlyTheBinary => done(contents::holds_only_the_binary(image)),
             Check::NoShell => done(contents::no_shell(image)),

@@ -29,16 +29,22 @@ pub fn chef() -> Result<Step> {
 /// a child needs it. Says how many records went; fails if one of them cannot go, since
 /// the next build would take it from this machine.
 pub fn forget_the_runs_of(dockerfile: &str) -> Result<usize> {
-    forget(dockerfile, true)
+    forget(dockerfile, true, None)
 }
 
 /// Empties the cache mounts `dockerfile` uses (cargo's registry and target/): the
 /// daemon's other caches, and the layers, stay.
 pub fn forget_the_cache_mounts_of(dockerfile: &str) -> Result<usize> {
-    forget(dockerfile, false)
+    forget(dockerfile, false, None)
 }
 
-fn forget(dockerfile: &str, layers_too: bool) -> Result<usize> {
+/// The same for a build whose cache mount ids BuildKit prefixes with `namespace`
+/// (`BUILDKIT_CACHE_MOUNT_NS`, as learner mode builds): `ping-yours/ping-target`.
+pub fn forget_the_cache_mounts_in(dockerfile: &str, namespace: Option<&str>) -> Result<usize> {
+    forget(dockerfile, false, namespace)
+}
+
+fn forget(dockerfile: &str, layers_too: bool, namespace: Option<&str>) -> Result<usize> {
     let commands = if layers_too {
         run_commands(dockerfile)
     } else {
@@ -51,7 +57,7 @@ fn forget(dockerfile: &str, layers_too: bool) -> Result<usize> {
     // (another step's, another project's): found by its id.
     let mounts: Vec<String> = cache_mount_ids(dockerfile)
         .iter()
-        .map(|id| format!(" with id \"/{id}\""))
+        .map(|id| format!(" with id \"{}/{id}\"", namespace.unwrap_or("")))
         .collect();
     // A final stage's layers hang on no RUN (`FROM scratch`, then `[stage-3 1/1] COPY
     // --from=build /ping /ping`), and a build that finds them needs nothing else.

@@ -9,6 +9,7 @@ use testcontainers::bollard::models::{ImageConfig, ImageInspect};
 use super::error::{Error, Result};
 use super::files::Files;
 use super::layers::{self, Sizes};
+use super::registry::Published;
 use super::step::Step;
 use super::{MB, docker};
 
@@ -24,6 +25,8 @@ pub struct Image {
     /// Read from the image's layers, the same on every image store.
     pub sizes: Sizes,
     files: OnceLock<Result<Files>>,
+    /// The image pushed to a registry by the publish checks (step 13), once.
+    pub published: OnceLock<Result<Published>>,
 }
 
 impl Image {
@@ -39,6 +42,7 @@ impl Image {
             inspect,
             sizes,
             files: OnceLock::new(),
+            published: OnceLock::new(),
         })
     }
 

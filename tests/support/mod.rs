@@ -10,6 +10,7 @@
 //! - `docker`     the docker CLI and Docker's typed API
 //! - `files`      the files inside an image, and private temporary folders
 //! - `layers`     an image's size, read from its layers (the same on every image store)
+//! - `registry`   a registry on this machine, and an image pushed to it
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)
 //! - `ci_cache`   a fresh CI runner: BuildKit's cache forgotten, an exported one given back
@@ -17,8 +18,10 @@
 //! - `load`       the load generator (wrk), pinned apart from the server
 //! - `image`      a built image, read back
 //! - `build`      building a step's image, and why a build failed
+//! - `publish`    pushing a step's image for every platform, and signing it (cosign)
 //! - `contenders` the images compared side by side: ours and the article's Go service
 //! - `running`    running a container of an image
+//! - `kubernetes` the Kubernetes manifest: the restricted profile, the flags it implies
 //! - `checks`     every check, and the one dispatcher
 //! - `learner`    learner mode: the learner's file, the report
 //! - `progress`   the learner's progress between checks
@@ -43,10 +46,13 @@ pub mod doctor;
 pub mod error;
 pub mod files;
 pub mod image;
+pub mod kubernetes;
 pub mod layers;
 pub mod learner;
 pub mod load;
 pub mod progress;
+pub mod publish;
+pub mod registry;
 pub mod results;
 pub mod running;
 pub mod step;

@@ -144,6 +144,8 @@ struct Toml {
     #[serde(default)]
     exports: Vec<String>,
     #[serde(default)]
+    publish: Vec<String>,
+    #[serde(default)]
     hardened: bool,
     budget: Option<BudgetToml>,
     #[serde(default)]
@@ -172,6 +174,9 @@ pub struct Facts {
     /// Stages whose files the book exports with `docker build --target <stage>
     /// --output type=local,dest=<stage>` (step 11's SBOM).
     pub exports: Vec<String>,
+    /// Platforms the image is published for, as one index pushed to a registry
+    /// (`docker build --push --platform linux/amd64,linux/arm64 …`, step 13).
+    pub publish: Vec<String>,
     /// The image is meant for production: the book also shows the hardened `docker run`.
     pub hardened: bool,
     /// None for step 01, whose size is the problem and grows with your target/ folder.
@@ -211,6 +216,7 @@ impl Facts {
             other_images: toml.other_images,
             platforms: toml.platforms,
             exports: toml.exports,
+            publish: toml.publish,
             hardened: toml.hardened,
             budget: toml.budget.map(|budget| budget.typed(&path)).transpose()?,
             sizes: toml.sizes,

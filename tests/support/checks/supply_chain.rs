@@ -72,6 +72,20 @@ pub fn embeds_its_dependency_list(image: &Image) -> Result<Passed> {
     )))
 }
 
+/// The runtime crates (`name vX.Y.Z`) a binary's embedded dependency list names.
+pub fn embedded_crates(binary: &[u8]) -> Result<BTreeSet<String>> {
+    let info = dependency_list(binary).map_err(|error| Error::Found {
+        found: format!("the binary carries no dependency list ({error})"),
+        hint: "build it with `cargo auditable build`".into(),
+    })?;
+    Ok(info
+        .packages
+        .iter()
+        .filter(|package| package.kind == DependencyKind::Runtime)
+        .map(|package| format!("{} v{}", package.name, package.version))
+        .collect())
+}
+
 /// Every crate in Cargo.lock, as `name vX.Y.Z`.
 fn locked_crates() -> Result<BTreeSet<String>> {
     #[derive(serde::Deserialize)]
@@ -225,7 +239,7 @@ pub fn exports_an_sbom(image: &Image) -> Result<Passed> {
 }
 
 /// The components (`name vX.Y.Z`) of the CycloneDX JSON files exported into `dir`.
-fn read_sbom(dir: &std::path::Path) -> Result<BTreeSet<String>> {
+pub fn read_sbom(dir: &std::path::Path) -> Result<BTreeSet<String>> {
     let mut components = BTreeSet::new();
     let mut files = 0;
     for entry in std::fs::read_dir(dir).map_err(|error| Error::Harness(format!("{error}")))? {

@@ -1,0 +1,309 @@
+//! Publishing a step's image as the book does: one multi-platform index pushed to a
+//! registry, a build from nothing pushed beside it to compare digests, and cosign's
+//! signature and attestation made and verified with a key pair of the run's own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::build::with_flags;
+use super::error::{Error, Result, harness};
+use super::files::PrivateDir;
+use super::registry::{BOOK_REGISTRY, Published, REPOSITORY, Registry};
+use super::step::Step;
+use super::{ci_cache, docker, repo_root};
+
+/// The tag a rebuild from nothing is pushed under, beside the published one.
+const REBUILT: &str = "rebuilt";
+/// One cosign command against a registry on this machine takes a second or two; this
+/// only catches a hang (a network it waits on).
+const COSIGN_LIMIT: Duration = Duration::from_secs(120);
+
+impl Step {
+    /// The image's name in `registry`: `localhost:5050/workshop/ping:13-publish`.
+    pub fn published_name(&self, registry: &str) -> String {
+        let tag = self.image.rsplit_once(':').map_or("latest", |(_, tag)| tag);
+        format!("{registry}/{REPOSITORY}:{tag}")
+    }
+
+    /// The book's publish command: the step's build command for every platform in
+    /// `platforms` at once, pushed to `registry` as one index, with the provenance of
+    /// the build and the commit it is built from; every time in the image is the
+    /// commit's (SOURCE_DATE_EPOCH, which buildx passes to the build).
+    pub fn publish_command(&self, registry: &str, platforms: &[String]) -> String {
+        let build = self.build_command();
+        let named = build.replacen(
+            &format!("-t {} ", self.image),
+            &format!("-t {} ", self.published_name(registry)),
+            1,
+        );
+        let flags = format!(
+            "--push --platform {} --provenance=mode=max \
+             --build-arg REVISION=$(git rev-parse HEAD)",
+            platforms.join(",")
+        );
+        format!(
+            "SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) {}",
+            with_flags(&named, &flags)
+        )
+    }
+
+    /// The book's publish command for the registry the book runs (`localhost:5050`).
+    pub fn book_publish_command(&self) -> String {
+        self.publish_command(BOOK_REGISTRY, &self.facts.publish)
+    }
+
+    /// Pushes the image for `platforms` to `registry` with the publish command, and
+    /// reads back what the registry holds.
+    pub fn publish_to(&self, registry: Registry, platforms: &[String]) -> Result<Published> {
+        docker::ready()?;
+        let command = self.publish_command(&registry.address, platforms);
+        let name = self.published_name(&registry.address);
+        let started = Instant::now();
+        let log = self.run_build_command(&command, &name)?;
+        let took = started.elapsed();
+        let (repository, tag) = name
+            .rsplit_once(':')
+            .map(|(repository, tag)| (repository.to_string(), tag.to_string()))
+            .ok_or_else(|| Error::Harness(format!("{name} has no tag")))?;
+        Published::read(registry, repository, tag, log, took)
+    }
+
+    /// The same publish command run from nothing (no build cache, the Dockerfile's cache
+    /// mounts emptied) and pushed beside `published` under `<tag>-rebuilt`: each
+    /// platform's manifest digest, and how long the build took.
+    pub fn republish_from_nothing(
+        &self,
+        published: &Published,
+        platforms: &[String],
+    ) -> Result<(Vec<(String, String)>, Duration)> {
+        ci_cache::forget_the_cache_mounts_in(
+            &self.dockerfile_text()?,
+            self.cache_namespace.as_deref(),
+        )?;
+        let address = &published.registry.address;
+        let rebuilt_tag = format!("{}-{REBUILT}", published.tag);
+        let command = self
+            .publish_command(address, platforms)
+            .replacen(
+                &format!(":{} ", published.tag),
+                &format!(":{rebuilt_tag} "),
+                1,
+            )
+            .replacen("docker build ", "docker build --no-cache ", 1);
+        let name = format!("{}:{rebuilt_tag}", published.repository);
+        let started = Instant::now();
+        let built = self.run_build_command(&command, &name);
+        let took = started.elapsed();
+        let _ = docker::run(&["image", "rm", &name]);
+        built?;
+        let index = published
+            .registry
+            .manifest(published.path(), &rebuilt_tag)?;
+        Ok((super::registry::platforms_of(&index), took))
+    }
+}
+
+/// The commit the repository is at, as `git rev-parse HEAD` prints it.
+pub fn head_commit() -> Result<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .map_err(|error| Error::Harness(format!("cannot run git: {error}")))?;
+    if !output.status.success() {
+        return harness(format!(
+            "`git rev-parse HEAD` failed: {}. Publish from a git clone of the workshop",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// A cosign key pair of its own (no password: it lives only as long as this value, in
+/// a private folder) and a signing config without a transparency log or timestamp
+/// authority: what a room without internet can sign with.
+pub struct Signer {
+    folder: PrivateDir,
+}
+
+/// The files of a signer, as the book names them.
+pub const PRIVATE_KEY: &str = "cosign.key";
+pub const PUBLIC_KEY: &str = "cosign.pub";
+pub const SIGNING_CONFIG: &str = "signing-config.json";
+
+impl Signer {
+    /// `cosign generate-key-pair` and `cosign signing-config create`, in a new folder.
+    pub fn new(what: &str) -> Result<Signer> {
+        let signer = Signer {
+            folder: PrivateDir::new(what)?,
+        };
+        for command in Signer::setup_commands() {
+            signer.cosign(&command)?;
+        }
+        Ok(signer)
+    }
+
+    /// The commands that make a key pair and a signing config, as the book shows them.
+    pub fn setup_commands() -> Vec<Vec<String>> {
+        vec![
+            words(&["cosign", "generate-key-pair"]),
+            words(&[
+                "cosign",
+                "signing-config",
+                "create",
+                "--out",
+                SIGNING_CONFIG,
+            ]),
+        ]
+    }
+
+    /// `cosign sign` of `reference` (by digest).
+    pub fn sign_command(reference: &str) -> Vec<String> {
+        words(&[
+            "cosign",
+            "sign",
+            "--key",
+            PRIVATE_KEY,
+            "--signing-config",
+            SIGNING_CONFIG,
+            "--allow-insecure-registry",
+            "-y",
+            reference,
+        ])
+    }
+
+    /// `cosign verify` of `reference` with the public key.
+    pub fn verify_command(reference: &str) -> Vec<String> {
+        words(&[
+            "cosign",
+            "verify",
+            "--key",
+            PUBLIC_KEY,
+            "--insecure-ignore-tlog=true",
+            "--allow-insecure-registry",
+            reference,
+        ])
+    }
+
+    /// `cosign attest` of `predicate` (a CycloneDX SBOM) to `reference`.
+    pub fn attest_command(reference: &str, predicate: &str) -> Vec<String> {
+        words(&[
+            "cosign",
+            "attest",
+            "--key",
+            PRIVATE_KEY,
+            "--signing-config",
+            SIGNING_CONFIG,
+            "--type",
+            "cyclonedx",
+            "--predicate",
+            predicate,
+            "--allow-insecure-registry",
+            "-y",
+            reference,
+        ])
+    }
+
+    /// `cosign verify-attestation` of `reference`'s CycloneDX attestation.
+    pub fn verify_attestation_command(reference: &str) -> Vec<String> {
+        words(&[
+            "cosign",
+            "verify-attestation",
+            "--key",
+            PUBLIC_KEY,
+            "--type",
+            "cyclonedx",
+            "--insecure-ignore-tlog=true",
+            "--allow-insecure-registry",
+            reference,
+        ])
+    }
+
+    pub fn folder(&self) -> &Path {
+        self.folder.path()
+    }
+
+    /// Signs `reference`.
+    pub fn sign(&self, reference: &str) -> Result<String> {
+        self.cosign(&Signer::sign_command(reference))
+    }
+
+    /// Verifies `reference`'s signature: what cosign printed, or why it refused.
+    pub fn verify(&self, reference: &str) -> std::result::Result<String, String> {
+        self.try_cosign(&Signer::verify_command(reference))
+    }
+
+    /// Attests `predicate` (a file) to `reference`.
+    pub fn attest(&self, reference: &str, predicate: &Path) -> Result<String> {
+        self.cosign(&Signer::attest_command(
+            reference,
+            &predicate.display().to_string(),
+        ))
+    }
+
+    /// Verifies `reference`'s CycloneDX attestation: the envelopes cosign printed (one
+    /// JSON a line), or why it refused.
+    pub fn verify_attestation(&self, reference: &str) -> std::result::Result<String, String> {
+        self.try_cosign(&Signer::verify_attestation_command(reference))
+    }
+
+    fn cosign(&self, command: &[String]) -> Result<String> {
+        self.try_cosign(command)
+            .map_err(|error| Error::Harness(format!("`{}` failed: {error}", command.join(" "))))
+    }
+
+    /// Runs a cosign command in the signer's folder, within COSIGN_LIMIT.
+    fn try_cosign(&self, command: &[String]) -> std::result::Result<String, String> {
+        if docker::which("cosign").is_none() {
+            return Err(
+                "cosign is not installed: `sudo apt-get install cosign` (Debian 13 \
+                        and later), `brew install cosign`, or a release from sigstore/cosign"
+                    .into(),
+            );
+        }
+        let mut process = Command::new(&command[0]);
+        process
+            .args(&command[1..])
+            .current_dir(self.folder.path())
+            // The key pair lives only in this private folder, for this run.
+            .env("COSIGN_PASSWORD", "")
+            .env("DOCKER_HOST", docker::endpoint());
+        docker::run_within(process, COSIGN_LIMIT)
+    }
+}
+
+/// `["a", "b"]` as owned words.
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
+}
+
+/// The file a step's Dockerfile is, relative to the repository: its folder and name.
+pub fn dockerfile_place(step: &Step) -> Result<(String, String)> {
+    let file: PathBuf = match &step.learner_file {
+        Some(file) => file.clone(),
+        None => repo_root().join(step.reference_file()),
+    };
+    let relative = file.strip_prefix(repo_root()).map_err(|_| {
+        Error::Harness(format!(
+            "{} is outside the repository: the provenance names files relative to it",
+            file.display()
+        ))
+    })?;
+    let folder = relative
+        .parent()
+        .map(|folder| folder.display().to_string())
+        .unwrap_or_default();
+    let name = relative
+        .file_name()
+        .map(|name| name.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok((
+        if folder.is_empty() {
+            ".".into()
+        } else {
+            folder
+        },
+        name,
+    ))
+}

@@ -1,0 +1,418 @@
+//! A container registry on this machine, and what was pushed to it: Debian's
+//! `docker-registry` (the CNCF distribution registry) started on a free loopback port
+//! with storage in a private folder, stopped and removed when dropped; or the one
+//! `PING_REGISTRY` names. Read back over plain HTTP, as the registry API serves it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::docker;
+use super::error::{Error, Result, harness};
+use super::files::PrivateDir;
+
+/// Where the book's commands push: a registry the learner runs on this port.
+pub const BOOK_REGISTRY: &str = "localhost:5050";
+/// The repository the workshop pushes its images to, in any registry.
+pub const REPOSITORY: &str = "workshop/ping";
+/// A registry started by the harness that does not answer by then never will.
+const START_LIMIT: Duration = Duration::from_secs(20);
+/// One request to a registry on this machine.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
+/// A registry the harness pushes to: its address (`127.0.0.1:PORT`), and, when the
+/// harness started it, the process and its storage (which `tamper` may change).
+pub struct Registry {
+    pub address: String,
+    process: Option<Child>,
+    storage: Option<PrivateDir>,
+}
+
+impl Registry {
+    /// The registry `PING_REGISTRY` names (a learner's `registry:3` container, say), or
+    /// Debian's `docker-registry` started on a free loopback port.
+    pub fn start() -> Result<Registry> {
+        if let Ok(address) = std::env::var("PING_REGISTRY")
+            && !address.trim().is_empty()
+        {
+            let registry = Registry {
+                address: address.trim().to_string(),
+                process: None,
+                storage: None,
+            };
+            registry.wait_until_ready()?;
+            return Ok(registry);
+        }
+        let Some(binary) = docker::which("docker-registry") else {
+            return harness(format!(
+                "no registry to push to: install Debian's docker-registry (`sudo apt-get \
+                 install docker-registry`), or run one, `docker run -d --name registry -p \
+                 127.0.0.1:5050:5000 registry:3`, and set PING_REGISTRY={BOOK_REGISTRY}"
+            ));
+        };
+        let storage = PrivateDir::new("registry")?;
+        let port = free_port()?;
+        let address = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    \
+                 rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .map_err(|error| super::error::io("write", &config, error))?;
+        let log = std::fs::File::create(storage.path().join("registry.log"))
+            .map_err(|error| Error::Harness(format!("a registry log: {error}")))?;
+        let process = dies_with_us(Command::new(binary).arg("serve").arg(&config))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| Error::Harness(e.to_string()))?)
+            .stderr(log)
+            .spawn()
+            .map_err(|error| Error::Harness(format!("cannot start docker-registry: {error}")))?;
+        let registry = Registry {
+            address,
+            process: Some(process),
+            storage: Some(storage),
+        };
+        registry.wait_until_ready()?;
+        Ok(registry)
+    }
+
+    /// Whether this harness started the registry (and may change what it stores).
+    pub fn is_ours(&self) -> bool {
+        self.storage.is_some()
+    }
+
+    fn wait_until_ready(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match self.get("/v2/", "application/json") {
+                Ok((200, _)) => return Ok(()),
+                _ if started.elapsed() > START_LIMIT => {
+                    let log = self
+                        .storage
+                        .as_ref()
+                        .and_then(|dir| {
+                            std::fs::read_to_string(dir.path().join("registry.log")).ok()
+                        })
+                        .unwrap_or_default();
+                    return harness(format!(
+                        "the registry at {} did not answer GET /v2/ within {START_LIMIT:?}\n{log}",
+                        self.address
+                    ));
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// `GET path` with `accept`: the status and the body. Plain HTTP on this machine.
+    pub fn get(&self, path: &str, accept: &str) -> Result<(u16, Vec<u8>)> {
+        let failed =
+            |why: String| Error::Harness(format!("GET {path} from {}: {why}", self.address));
+        let address = self
+            .address
+            .replace("localhost", "127.0.0.1")
+            .parse::<SocketAddr>()
+            .map_err(|error| failed(error.to_string()))?;
+        let mut stream = TcpStream::connect_timeout(&address, REQUEST_LIMIT)
+            .map_err(|error| failed(error.to_string()))?;
+        stream.set_read_timeout(Some(REQUEST_LIMIT)).ok();
+        stream.set_write_timeout(Some(REQUEST_LIMIT)).ok();
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n",
+            self.address
+        )
+        .map_err(|error| failed(error.to_string()))?;
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .map_err(|error| failed(error.to_string()))?;
+        let split = answer
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .ok_or_else(|| failed("no HTTP answer".into()))?;
+        let head = String::from_utf8_lossy(&answer[..split]).to_string();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .ok_or_else(|| failed(format!("no status in {head:?}")))?;
+        Ok((status, answer[split + 4..].to_vec()))
+    }
+
+    /// A manifest or index of `repository`, by tag or digest, as JSON.
+    pub fn manifest(&self, repository: &str, reference: &str) -> Result<serde_json::Value> {
+        let accept = "application/vnd.oci.image.index.v1+json, \
+                      application/vnd.oci.image.manifest.v1+json, \
+                      application/vnd.docker.distribution.manifest.v2+json, \
+                      application/vnd.docker.distribution.manifest.list.v2+json";
+        let path = format!("/v2/{repository}/manifests/{reference}");
+        match self.get(&path, accept)? {
+            (200, body) => serde_json::from_slice(&body)
+                .map_err(|error| Error::Harness(format!("{path}: not JSON: {error}"))),
+            (status, body) => harness(format!(
+                "{path}: {status} {}",
+                String::from_utf8_lossy(&body).trim()
+            )),
+        }
+    }
+
+    /// A blob of `repository` (a config or a layer), its bytes.
+    pub fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+        let path = format!("/v2/{repository}/blobs/{digest}");
+        match self.get(&path, "*/*")? {
+            (200, body) => Ok(body),
+            (status, _) => harness(format!("{path}: {status}")),
+        }
+    }
+
+    /// Changes one byte of a blob where the registry stores it, as an attacker with
+    /// write access to its storage would: only in a registry the harness started.
+    pub fn tamper(&self, digest: &str) -> Result<()> {
+        let Some(storage) = &self.storage else {
+            return harness("only a registry the harness started can be tampered with");
+        };
+        let hex = digest.trim_start_matches("sha256:");
+        let path = storage
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        let mut bytes =
+            std::fs::read(&path).map_err(|error| super::error::io("read", &path, error))?;
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        std::fs::write(&path, bytes).map_err(|error| super::error::io("write", &path, error))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// A port nobody listens on now, on loopback.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|error| Error::Harness(format!("no free port on 127.0.0.1: {error}")))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|error| Error::Harness(error.to_string()))
+}
+
+/// The command's process is killed when the thread that started it ends (a test that
+/// panicked and never dropped its registry leaves no server behind).
+fn dies_with_us(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
+/// A multi-platform image pushed to a registry: its index, and the image of each platform.
+pub struct Published {
+    pub registry: Registry,
+    /// `127.0.0.1:PORT/workshop/ping`
+    pub repository: String,
+    /// The tag pushed: `13-publish`.
+    pub tag: String,
+    /// The index's digest: what a deployment pins.
+    pub index: String,
+    /// Each platform's image (`linux/amd64`) and its manifest's digest; not the
+    /// attestation manifests.
+    pub platforms: Vec<(String, String)>,
+    /// The build log of the push.
+    pub log: String,
+    pub took: Duration,
+}
+
+impl Published {
+    /// `127.0.0.1:PORT/workshop/ping@sha256:…`: the image by digest.
+    pub fn by_digest(&self) -> String {
+        format!("{}@{}", self.repository, self.index)
+    }
+
+    /// `127.0.0.1:PORT/workshop/ping:13-publish`: the image by tag.
+    pub fn by_tag(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// The first platform's image (amd64, as BuildKit orders them) and its digest.
+    pub fn first_platform(&self) -> Result<&(String, String)> {
+        self.platforms
+            .first()
+            .ok_or_else(|| Error::Harness(format!("{} lists no image", self.by_tag())))
+    }
+
+    /// Moves the tag to `source` (an image by digest), in the registry alone:
+    /// `docker buildx imagetools create -t TAG SOURCE`.
+    pub fn point_tag_at(&self, source: &str) -> Result<()> {
+        docker::ok(&["buildx", "imagetools", "create", "-t", &self.by_tag(), source]).map(drop)
+    }
+
+    /// The repository's path inside the registry: `workshop/ping`.
+    pub fn path(&self) -> &str {
+        self.repository
+            .strip_prefix(&format!("{}/", self.registry.address))
+            .unwrap_or(&self.repository)
+    }
+
+    /// Reads what `tag` names back from the registry: the index and its platforms.
+    pub fn read(
+        registry: Registry,
+        repository: String,
+        tag: String,
+        log: String,
+        took: Duration,
+    ) -> Result<Published> {
+        let path = repository
+            .strip_prefix(&format!("{}/", registry.address))
+            .unwrap_or(&repository)
+            .to_string();
+        let index = registry.manifest(&path, &tag)?;
+        let digest = digest_of(&registry, &path, &tag)?;
+        let platforms = platforms_of(&index);
+        Ok(Published {
+            registry,
+            repository,
+            tag,
+            index: digest,
+            platforms,
+            log,
+            took,
+        })
+    }
+
+    /// The config of the image for `platform`, as JSON.
+    pub fn config(&self, digest: &str) -> Result<serde_json::Value> {
+        let manifest = self.registry.manifest(self.path(), digest)?;
+        let config = manifest["config"]["digest"]
+            .as_str()
+            .ok_or_else(|| Error::Harness(format!("manifest {digest} has no config")))?;
+        let bytes = self.registry.blob(self.path(), config)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| Error::Harness(format!("config {config}: {error}")))
+    }
+
+    /// The compressed size of the image `digest`: its config and layers, as pushed.
+    pub fn compressed_size(&self, digest: &str) -> Result<u64> {
+        let manifest = self.registry.manifest(self.path(), digest)?;
+        let layers: u64 = manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|layer| layer["size"].as_u64())
+            .sum();
+        Ok(layers + manifest["config"]["size"].as_u64().unwrap_or(0))
+    }
+
+    /// The layers (gzip tar) of the image `digest`, uncompressed, in order.
+    pub fn layers(&self, digest: &str) -> Result<Vec<Vec<u8>>> {
+        let manifest = self.registry.manifest(self.path(), digest)?;
+        let mut layers = Vec::new();
+        for layer in manifest["layers"].as_array().into_iter().flatten() {
+            let Some(blob) = layer["digest"].as_str() else {
+                continue;
+            };
+            let bytes = self.registry.blob(self.path(), blob)?;
+            let mut unpacked = Vec::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_end(&mut unpacked)
+                .map_err(|error| Error::Harness(format!("layer {blob}: {error}")))?;
+            layers.push(unpacked);
+        }
+        Ok(layers)
+    }
+
+    /// The bytes of the file at `path` in the image `digest`, from its layers (the last
+    /// layer that holds it wins, as in the container's file system).
+    pub fn file(&self, digest: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let wanted = path.trim_start_matches('/');
+        let mut found = None;
+        for layer in self.layers(digest)? {
+            let mut archive = tar::Archive::new(layer.as_slice());
+            let entries = archive
+                .entries()
+                .map_err(|error| Error::Harness(format!("a layer of {digest}: {error}")))?;
+            for entry in entries.flatten() {
+                let name = entry
+                    .path()
+                    .map(|name| name.to_string_lossy().trim_start_matches("./").to_string())
+                    .unwrap_or_default();
+                if name == wanted {
+                    let mut entry = entry;
+                    let mut bytes = Vec::new();
+                    entry
+                        .read_to_end(&mut bytes)
+                        .map_err(|error| Error::Harness(error.to_string()))?;
+                    found = Some(bytes);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        // The push also named the image in the local store: nothing piles up.
+        let _ = docker::run(&["image", "rm", &self.by_tag()]);
+    }
+}
+
+/// The digest the registry gives `reference` (its Docker-Content-Digest): read with
+/// `docker buildx imagetools inspect`, the learner's way.
+pub fn digest_of(registry: &Registry, path: &str, reference: &str) -> Result<String> {
+    let name = format!("{}/{path}:{reference}", registry.address);
+    let digest = docker::ok(&[
+        "buildx",
+        "imagetools",
+        "inspect",
+        &name,
+        "--format",
+        DIGEST_FORMAT,
+    ])?;
+    if !digest.starts_with("sha256:") {
+        return harness(format!(
+            "imagetools inspect {name}: no digest but {digest:?}"
+        ));
+    }
+    Ok(digest)
+}
+
+/// The `imagetools inspect` format that prints the digest a tag names, alone.
+pub const DIGEST_FORMAT: &str = "{{printf \"%s\" .Manifest.Digest}}";
+
+/// The platform images of an index (`linux/amd64`, digest), attestation manifests left out.
+pub fn platforms_of(index: &serde_json::Value) -> Vec<(String, String)> {
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|manifest| manifest["annotations"]["vnd.docker.reference.type"].is_null())
+        .filter_map(|manifest| {
+            let platform = &manifest["platform"];
+            let name = format!(
+                "{}/{}",
+                platform["os"].as_str()?,
+                platform["architecture"].as_str()?
+            );
+            Some((name, manifest["digest"].as_str()?.to_string()))
+        })
+        .collect()
+}
