@@ -9,7 +9,11 @@ use crate::support::build::Change;
 use crate::support::checks;
 use crate::support::error::{Error, Result};
 use crate::support::load::{self, Cpus, WRK_CONNECTIONS, WRK_THREADS, median};
-use crate::support::results::{LimitsResult, PlatformResult, Results, StepResult};
+use crate::support::publish::head_commit;
+use crate::support::registry::{Registry, digest_of};
+use crate::support::results::{
+    LimitsResult, PlatformResult, PublishResult, PublishedPlatform, Results, StepResult,
+};
 use crate::support::running::{self, Hardening, Running};
 use crate::support::tool::MEASURE;
 use crate::support::{Files, Step, StepNumber, docker, layers, rust_image};
@@ -184,6 +188,10 @@ fn measure_step(
             result.limits = Some(runtime.block_on(measure_limits(&image.tag))?);
         }
     }
+    if !options.quick && !step.facts.publish.is_empty() {
+        say("publish: one index for every platform, pushed; then again from nothing");
+        result.publish = Some(measure_publish(step)?);
+    }
     Ok(result)
 }
 
@@ -280,6 +288,35 @@ pub(crate) fn compressed_size(tag: &str) -> Result<u64> {
 }
 
 /// Starts a container of `tag` the harness's one way, and waits for its first PONG.
+/// The step published to a registry on this machine with the book's command, then the
+/// same commit built again from nothing and pushed beside it.
+fn measure_publish(step: &Step) -> Result<PublishResult> {
+    let published = step.publish_to(Registry::start()?, &step.facts.publish)?;
+    let mut platforms = Vec::new();
+    for (platform, digest) in &published.platforms {
+        platforms.push(PublishedPlatform {
+            platform: platform.clone(),
+            digest: digest.clone(),
+            compressed_bytes: published.compressed_size(digest)?,
+        });
+    }
+    let (again, took) = step.republish_from_nothing(&published, &step.facts.publish)?;
+    let rebuilt = digest_of(
+        &published.registry,
+        published.path(),
+        &format!("{}-rebuilt", published.tag),
+    )?;
+    Ok(PublishResult {
+        commit: head_commit()?,
+        index_digest: published.index.clone(),
+        same_platform_digests: again == published.platforms,
+        platforms,
+        push_s: published.took.as_secs_f64(),
+        rebuild_from_nothing_s: took.as_secs_f64(),
+        rebuilt_index_digest: rebuilt,
+    })
+}
+
 async fn start(tag: &str) -> Result<Running> {
     Running::try_start(running::request(tag)).await
 }

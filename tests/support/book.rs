@@ -14,7 +14,11 @@ use super::ci_cache;
 use super::comparison;
 use super::contenders::Contender;
 use super::error::{Error, Result, io};
-use super::results::{DIR, Results, StepResult, human_size, rate_range, thousands, unbroken};
+use super::publish::Signer;
+use super::registry::{BOOK_REGISTRY, DIGEST_FORMAT};
+use super::results::{
+    DIR, PublishResult, Results, StepResult, human_size, rate_range, thousands, unbroken,
+};
 use super::running::HARDENED_FLAGS;
 use super::step::{Budget, Step, StepNumber};
 use super::tool::{CHECK, COMPARE, DOCTOR, GENERATE, MD_HEADER, MEASURE, PROGRESS, TRADES};
@@ -229,12 +233,59 @@ fn commands(step: &Step) -> String {
     } else {
         String::new()
     };
+    let publish = if step.facts.publish.is_empty() {
+        String::new()
+    } else {
+        publish_commands(step)
+    };
     format!(
         "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\n{run}\n{hardened}\
-         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}{scan}# check the step\ncargo test --test {test}\n```\n",
+         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}{scan}{publish}# check the step\ncargo test --test {test}\n```\n",
         build = shell_line(&step.build_command()),
         run = shell_line(&format!("docker run --rm -p 8080:8080 {tag}")),
         test = step.test_name(),
+    )
+}
+
+/// Publishing: a registry, the push, what it holds, signing and attesting by digest,
+/// running by digest, and the cluster. The commands the publish checks run, with the
+/// book's registry and `$image` (the index by digest) in place of the run's own.
+fn publish_commands(step: &Step) -> String {
+    let name = step.published_name(BOOK_REGISTRY);
+    let repository = name
+        .rsplit_once(':')
+        .map_or(name.as_str(), |(repository, _)| repository);
+    let line = |words: Vec<String>| shell_line(&words.join(" "));
+    let setup: Vec<String> = Signer::setup_commands().into_iter().map(line).collect();
+    let run = format!(
+        "docker run --rm -p 8080:8080 {} $image",
+        HARDENED_FLAGS.join(" ")
+    );
+    format!(
+        "# a registry on this machine (the tests start Debian's docker-registry)\n\
+         docker run -d --name registry -p 127.0.0.1:5050:5000 registry:3\n\
+         # publish: both platforms, one index, provenance; every time the commit's\n{push}\n\
+         # what the tag names: the index, each platform's image, their attestations\n\
+         docker buildx imagetools inspect {name}\n\
+         # from here on, the image by its digest\n\
+         digest=$(docker buildx imagetools inspect \\\n    {name} \\\n    --format '{DIGEST_FORMAT}')\n\
+         image={repository}@$digest\n\
+         # the provenance BuildKit attached: the Dockerfile and the commit\n\
+         docker buildx imagetools inspect $image --format '{{{{json .Provenance}}}}'\n\
+         # a key pair, and a signing config without a transparency log\n{setup}\n\
+         # sign the index by digest, then verify\n{sign}\n{verify}\n\
+         # attest the SBOM (./sbom/, exported above), then verify\n{attest}\n{verify_attestation}\n\
+         # run it by digest, locked down\n{run}\n\
+         # on a cluster: the manifest of deploy/, the image by digest\n\
+         IMAGE=$image envsubst < {manifest} | kubectl apply -f -\n",
+        push = shell_line(&step.book_publish_command()),
+        setup = setup.join("\n"),
+        sign = line(Signer::sign_command("$image")),
+        verify = line(Signer::verify_command("$image")),
+        attest = line(Signer::attest_command("$image", "sbom/ping.cdx.json")),
+        verify_attestation = line(Signer::verify_attestation_command("$image")),
+        run = shell_line(&run),
+        manifest = super::kubernetes::MANIFEST,
     )
 }
 
@@ -544,10 +595,58 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
             or_dash(other.run_to_pong_ms, |ms| format!("{ms:.0} ms")),
         );
     }
+    if let Some(publish) = &measured.publish {
+        let _ = writeln!(out, "\n{}", published(publish));
+    }
     let mut shown = vec![step.slug.as_str()];
     shown.extend(previous.as_ref().map(|previous| previous.slug.as_str()));
     let _ = writeln!(out, "\n{}", provenance(results, &shown));
     out
+}
+
+/// What publishing measured: the index, each platform's image, the rebuild from nothing.
+fn published(publish: &PublishResult) -> String {
+    let mut out = format!(
+        "Published from commit `{}`: the publish command, both platforms already built \
+         above, took {} to push, and the tag named the index `{}`:\n\n| platform | image \
+         digest | as pushed (BuildKit's gzip) |\n|---|---|---:|\n",
+        &publish.commit[..12.min(publish.commit.len())],
+        seconds(Some(publish.push_s)),
+        short_digest(&publish.index_digest),
+    );
+    for platform in &publish.platforms {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} |",
+            platform.platform,
+            short_digest(&platform.digest),
+            human_size(platform.compressed_bytes)
+        );
+    }
+    let same = if publish.same_platform_digests {
+        "every platform's image digest was the same as the push's"
+    } else {
+        "the platforms' image digests differed from the push's"
+    };
+    let index = if publish.rebuilt_index_digest == publish.index_digest {
+        "and so was the index's".to_string()
+    } else {
+        format!(
+            "the index's was `{}`: the provenance attestations in it record when each build ran",
+            short_digest(&publish.rebuilt_index_digest)
+        )
+    };
+    let _ = write!(
+        out,
+        "\nBuilt again from nothing (no build cache, empty cache mounts) in {}, {same}; {index}.",
+        seconds(Some(publish.rebuild_from_nothing_s)),
+    );
+    out
+}
+
+/// `sha256:0123456789ab`: the first twelve hex digits, enough to tell digests apart.
+fn short_digest(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
 }
 
 /// What the last locked-down image measured against its HTTP limits, for the appendix

@@ -133,6 +133,35 @@ pub struct StepResult {
     /// check's own code, measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsResult>,
+    /// The image published (step.toml's `publish`): one index pushed to a registry on
+    /// the measuring machine, then the same commit built again from nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishResult>,
+}
+
+/// A step's image published: the index, each platform's image, and the rebuild.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PublishResult {
+    /// The commit it was built from, and the index digest the push gave.
+    pub commit: String,
+    pub index_digest: String,
+    /// Each platform's image: its manifest digest and its compressed size, as pushed.
+    pub platforms: Vec<PublishedPlatform>,
+    /// The publish command, right after the cached native build: both platforms, the push.
+    pub push_s: f64,
+    /// The same command from nothing (no build cache, empty cache mounts).
+    pub rebuild_from_nothing_s: f64,
+    /// The rebuild's index digest, and whether every platform's digest was the same.
+    pub rebuilt_index_digest: String,
+    pub same_platform_digests: bool,
+}
+
+/// One platform's image of a published index.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PublishedPlatform {
+    pub platform: String,
+    pub digest: String,
+    pub compressed_bytes: u64,
 }
 
 /// The service under its limits, in a container started with the hardened flags.
