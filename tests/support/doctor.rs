@@ -130,6 +130,7 @@ impl Doctor {
             }
             // Not Docker's: a learner without Docker still learns of it.
             doctor.scanner();
+            doctor.publishing();
             return doctor;
         };
 
@@ -152,6 +153,7 @@ impl Doctor {
         doctor.https_in_a_container(images_ok);
         doctor.arm64_emulation();
         doctor.scanner();
+        doctor.publishing();
         doctor
     }
 
@@ -296,6 +298,56 @@ impl Doctor {
                 Status::Fail,
                 what,
                 "step 11's scan check needs it: `cargo install cargo-audit --locked`",
+            ),
+        }
+    }
+
+    /// Step 13 pushes to a registry and signs with cosign.
+    fn publishing(&mut self) {
+        let cosign = docker::which("cosign").and_then(|program| {
+            let output = std::process::Command::new(program)
+                .arg("version")
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&output.stdout).to_string();
+            text.lines()
+                .find_map(|line| line.strip_prefix("GitVersion:"))
+                .map(|version| version.trim().to_string())
+        });
+        match cosign {
+            Some(version) => self.add(
+                Status::Ok,
+                "cosign (step 13)",
+                format!("cosign {version} signs and verifies the published image"),
+            ),
+            None => self.add(
+                Status::Fail,
+                "cosign (step 13)",
+                "step 13 signs what it publishes: `apt install cosign` (Debian 13 and later), \
+                 `brew install cosign`, or a release of sigstore/cosign",
+            ),
+        }
+        let what = "registry (step 13)";
+        match std::env::var("PING_REGISTRY")
+            .ok()
+            .filter(|name| !name.trim().is_empty())
+        {
+            Some(name) => self.add(
+                Status::Ok,
+                what,
+                format!("PING_REGISTRY={name}: step 13 pushes there"),
+            ),
+            None if docker::which("docker-registry").is_some() => self.add(
+                Status::Ok,
+                what,
+                "docker-registry: step 13's checks start one on a free loopback port",
+            ),
+            None => self.add(
+                Status::Fail,
+                what,
+                "step 13 pushes to a registry: run one, `docker run -d --name registry -p \
+                 127.0.0.1:5050:5000 registry:3`, and set PING_REGISTRY=localhost:5050 (or \
+                 install Debian's docker-registry)",
             ),
         }
     }
