@@ -30,6 +30,7 @@ const SCREENSHOTS: &[&str] = &[
     "results.html",
     "go-to-rust.html",
     "12-allocator.html",
+    "13-publish.html",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -477,8 +477,9 @@ fn provenance(results: &Results, shown: &[&str]) -> String {
         [] => String::new(),
         _ if all_from_the_last_run => String::new(),
         steps => format!(
-            " That run measured steps {}; the others come from an earlier run: compare their \
+            " That run measured {} {}; the others come from an earlier run: compare their \
              speeds with these only loosely.",
+            if steps.len() == 1 { "step" } else { "steps" },
             steps
                 .iter()
                 .map(|slug| number_of(slug))
