@@ -262,7 +262,15 @@ impl Published {
     /// Moves the tag to `source` (an image by digest), in the registry alone:
     /// `docker buildx imagetools create -t TAG SOURCE`.
     pub fn point_tag_at(&self, source: &str) -> Result<()> {
-        docker::ok(&["buildx", "imagetools", "create", "-t", &self.by_tag(), source]).map(drop)
+        docker::ok(&[
+            "buildx",
+            "imagetools",
+            "create",
+            "-t",
+            &self.by_tag(),
+            source,
+        ])
+        .map(drop)
     }
 
     /// The repository's path inside the registry: `workshop/ping`.
