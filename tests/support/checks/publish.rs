@@ -9,7 +9,7 @@ use super::super::docker;
 use super::super::error::{Error, Result, found};
 use super::super::image::Image;
 use super::super::publish::{Signer, dockerfile_place, head_commit};
-use super::super::registry::{Published, Registry};
+use super::super::registry::{Published, Registry, short_digest};
 use super::super::results::human_size;
 use super::super::running::{Running, hardened, request};
 use super::super::step::Step;
@@ -121,7 +121,7 @@ pub fn pushes_one_multi_platform_index(step: &Step, image: &Image) -> Result<Pas
     Ok(Some(format!(
         "{} → {}: {} (compressed), each binary static for its machine",
         published.by_tag(),
-        short(&published.index),
+        short_digest(&published.index),
         shown.join(", ")
     )))
 }
@@ -195,8 +195,8 @@ pub fn digest_is_reproducible(step: &Step, image: &Image) -> Result<Passed> {
             return found(
                 format!(
                     "built again from nothing, the {platform} image is {}, not the pushed {}: {what}",
-                    short(rebuilt),
-                    short(digest)
+                    short_digest(rebuilt),
+                    short_digest(digest)
                 ),
                 "something the build writes into the image varies from build to build: a \
                  file's time (cp gives a file the time it ran), a date compiled in. Take \
@@ -207,7 +207,7 @@ pub fn digest_is_reproducible(step: &Step, image: &Image) -> Result<Passed> {
     let digests: Vec<String> = published
         .platforms
         .iter()
-        .map(|(platform, digest)| format!("{platform} {}", short(digest)))
+        .map(|(platform, digest)| format!("{platform} {}", short_digest(digest)))
         .collect();
     Ok(Some(format!(
         "rebuilt from nothing in {:.0} s: the same {}",
@@ -249,7 +249,7 @@ pub fn signature_verifies(step: &Step, image: &Image) -> Result<Passed> {
             "sign the index by digest, with the key pair whose public key verifies",
         );
     }
-    if stranger.verify(&by_digest).is_ok() {
+    if !refused(stranger.verify(&by_digest))? {
         return found(
             "`cosign verify` with a key that signed nothing accepted the image",
             "a signature proves a key only if verification names that key",
@@ -259,9 +259,9 @@ pub fn signature_verifies(step: &Step, image: &Image) -> Result<Passed> {
     // an image nobody signed.
     let (_, single) = published.first_platform()?;
     published.point_tag_at(&format!("{}@{single}", published.repository))?;
-    let moved_verifies = signer.verify(&published.by_tag()).is_ok();
+    let moved_refused = refused(signer.verify(&published.by_tag()));
     published.point_tag_at(&by_digest)?;
-    if moved_verifies {
+    if !moved_refused? {
         return found(
             "`cosign verify` of the tag accepted it after the tag was moved to an unsigned image",
             "a tag can be moved by anyone who can push: sign, verify and deploy by digest",
@@ -270,12 +270,12 @@ pub fn signature_verifies(step: &Step, image: &Image) -> Result<Passed> {
     let tampered = if published.registry.is_ours() {
         let bundle = signature_bundle(published)?;
         published.registry.tamper(&bundle)?;
-        let verifies = signer.verify(&by_digest).is_ok();
+        let refused_it = refused(signer.verify(&by_digest));
         published.registry.tamper(&bundle)?;
-        if verifies {
+        if !refused_it? {
             return found(
-                "`cosign verify` accepted a signature whose bytes were changed in the registry",
-                "cosign must check the signature's bytes against the key",
+                "`cosign verify` accepted a signature whose stored bytes were changed",
+                "cosign must refuse a signature that is not the one that was pushed",
             );
         }
         ", nor with its signature's bytes changed"
@@ -291,6 +291,25 @@ pub fn signature_verifies(step: &Step, image: &Image) -> Result<Passed> {
         "verifies by digest with its key; not with another key, nor by its tag moved to an \
          unsigned image{tampered}"
     )))
+}
+
+/// Whether cosign refused a verification for what it checks (a signature, a digest):
+/// a refusal for another reason (no registry, no network) is the check's own failure,
+/// not a pass.
+fn refused(verified: std::result::Result<String, String>) -> Result<bool> {
+    match verified {
+        Ok(_) => Ok(false),
+        Err(why)
+            if ["signature", "digest"]
+                .iter()
+                .any(|word| why.contains(word)) =>
+        {
+            Ok(true)
+        }
+        Err(why) => Err(Error::Harness(format!(
+            "cosign failed for a reason other than the signature: {why}"
+        ))),
+    }
 }
 
 /// The digest of the bundle that holds the image's cosign signature, found through the
@@ -343,7 +362,7 @@ pub fn sbom_attestation_verifies(step: &Step, image: &Image) -> Result<Passed> {
             hint: "the sbom stage holds the CycloneDX JSON file alone".into(),
         })?;
     signer.attest(&by_digest, &sbom)?;
-    if stranger.verify_attestation(&by_digest).is_ok() {
+    if !refused(stranger.verify_attestation(&by_digest))? {
         return found(
             "`cosign verify-attestation` with a key that attested nothing accepted the SBOM",
             "verification must name the key that signed the attestation",
@@ -411,7 +430,7 @@ pub fn sbom_attestation_verifies(step: &Step, image: &Image) -> Result<Passed> {
         "a CycloneDX SBOM of {} components, attested to {}: verifies with its key, not with \
          another, and lists all {} crates the binary names",
         listed.len(),
-        short(&published.index),
+        short_digest(&published.index),
         embedded.len()
     )))
 }
@@ -453,7 +472,9 @@ pub fn provenance_names_the_source(step: &Step, image: &Image) -> Result<Passed>
                 "build from the repository root with -f naming the Dockerfile",
             );
         }
-        if revision != Some(head.as_str()) {
+        // buildx marks a tree with changes `-dirty` when BUILDX_GIT_CHECK_DIRTY is set.
+        let dirty = format!("{head}-dirty");
+        if revision != Some(head.as_str()) && revision != Some(dirty.as_str()) {
             return found(
                 format!("the {platform} provenance names the commit {revision:?}, not {head}"),
                 "build from the git clone itself: buildx reads the commit from it",
@@ -476,7 +497,7 @@ pub fn provenance_names_the_source(step: &Step, image: &Image) -> Result<Passed>
     }
     Ok(Some(format!(
         "{folder}/{file} at {}, in the provenance of {} platforms and the revision label",
-        &head[..12.min(head.len())],
+        head.chars().take(12).collect::<String>(),
         published.platforms.len()
     )))
 }
@@ -498,13 +519,13 @@ pub async fn runs_by_digest(step: &Step, image: &Image) -> Result<Passed> {
             .inspect_container(running.id(), None)
             .await
             .map_err(|error| Error::Harness(format!("docker inspect: {error}")))?;
-        let runs = inspect
-            .config
-            .and_then(|config| config.image)
-            .unwrap_or_default();
-        if runs != by_digest {
+        // What Docker resolved the reference to, not the words it was given: the image
+        // the container runs must be the one the registry names by that digest.
+        let runs = inspect.image.unwrap_or_default();
+        let digests = docker::inspect_image(&runs)?.repo_digests.unwrap_or_default();
+        if !digests.contains(&by_digest) {
             return found(
-                format!("the container runs {runs:?}, not {by_digest}"),
+                format!("the container runs the image {runs}, which Docker knows as {digests:?}, not {by_digest}"),
                 "run the image by its digest: `docker run … NAME@sha256:…`",
             );
         }
@@ -516,9 +537,4 @@ pub async fn runs_by_digest(step: &Step, image: &Image) -> Result<Passed> {
     .await;
     let _ = docker::run(&["image", "rm", &by_digest]);
     result
-}
-
-/// `sha256:0123456789ab…`: a digest short enough to read.
-pub fn short(digest: &str) -> String {
-    format!("{}…", &digest[..digest.len().min(19)])
 }
