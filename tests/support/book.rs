@@ -15,7 +15,7 @@ use super::comparison;
 use super::contenders::Contender;
 use super::error::{Error, Result, io};
 use super::publish::Signer;
-use super::registry::{BOOK_REGISTRY, DIGEST_FORMAT};
+use super::registry::{BOOK_REGISTRY, DIGEST_FORMAT, short_digest};
 use super::results::{
     DIR, PublishResult, Results, StepResult, human_size, rate_range, thousands, unbroken,
 };
@@ -264,7 +264,7 @@ fn publish_commands(step: &Step) -> String {
     format!(
         "# a registry on this machine (the tests start Debian's docker-registry)\n\
          docker run -d --name registry -p 127.0.0.1:5050:5000 registry:3\n\
-         # publish: both platforms, one index, provenance; every time the commit's\n{push}\n\
+         # publish: both platforms, one index, provenance; the dates the commit's\n{push}\n\
          # what the tag names: the index, each platform's image, their attestations\n\
          docker buildx imagetools inspect {name}\n\
          # from here on, the image by its digest\n\
@@ -643,11 +643,6 @@ fn published(publish: &PublishResult) -> String {
         seconds(Some(publish.rebuild_from_nothing_s)),
     );
     out
-}
-
-/// `sha256:0123456789ab`: the first twelve hex digits, enough to tell digests apart.
-fn short_digest(digest: &str) -> String {
-    digest.chars().take("sha256:".len() + 12).collect()
 }
 
 /// What the last locked-down image measured against its HTTP limits, for the appendix

@@ -28,8 +28,8 @@ impl Step {
 
     /// The book's publish command: the step's build command for every platform in
     /// `platforms` at once, pushed to `registry` as one index, with the provenance of
-    /// the build and the commit it is built from; every time in the image is the
-    /// commit's (SOURCE_DATE_EPOCH, which buildx passes to the build).
+    /// the build and the commit it is built from; the image's dates are the commit's
+    /// (SOURCE_DATE_EPOCH, which buildx passes to the build).
     pub fn publish_command(&self, registry: &str, platforms: &[String]) -> String {
         let build = self.build_command();
         let named = build.replacen(
@@ -59,6 +59,10 @@ impl Step {
         docker::ready()?;
         let command = self.publish_command(&registry.address, platforms);
         let name = self.published_name(&registry.address);
+        // Never a push under the build command's own tag (`ping:…` is Docker Hub's).
+        if !command.contains(&format!("-t {name} ")) {
+            return harness(format!("`{command}` does not name {name}"));
+        }
         let started = Instant::now();
         let log = self.run_build_command(&command, &name)?;
         let took = started.elapsed();
@@ -92,6 +96,9 @@ impl Step {
             )
             .replacen("docker build ", "docker build --no-cache ", 1);
         let name = format!("{}:{rebuilt_tag}", published.repository);
+        if !command.contains(&format!("-t {name} ")) || !command.contains("--no-cache") {
+            return harness(format!("`{command}` is not a build from nothing of {name}"));
+        }
         let started = Instant::now();
         let built = self.run_build_command(&command, &name);
         let took = started.elapsed();

@@ -4,7 +4,7 @@
 //! `PING_REGISTRY` names. Read back over plain HTTP, as the registry API serves it.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ impl Registry {
         if let Ok(address) = std::env::var("PING_REGISTRY")
             && !address.trim().is_empty()
         {
-            let registry = Registry {
+            let mut registry = Registry {
                 address: address.trim().to_string(),
                 process: None,
                 storage: None,
@@ -72,7 +72,7 @@ impl Registry {
             .stderr(log)
             .spawn()
             .map_err(|error| Error::Harness(format!("cannot start docker-registry: {error}")))?;
-        let registry = Registry {
+        let mut registry = Registry {
             address,
             process: Some(process),
             storage: Some(storage),
@@ -86,12 +86,24 @@ impl Registry {
         self.storage.is_some()
     }
 
-    fn wait_until_ready(&self) -> Result<()> {
+    fn wait_until_ready(&mut self) -> Result<()> {
         let started = Instant::now();
         loop {
-            match self.get("/v2/", "application/json") {
+            let answer = self.get("/v2/", "application/json");
+            let exited = match self.process.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Some(status),
+                _ => None,
+            };
+            match answer {
                 Ok((200, _)) => return Ok(()),
-                _ if started.elapsed() > START_LIMIT => {
+                answer if exited.is_some() || started.elapsed() > START_LIMIT => {
+                    let said = match answer {
+                        Ok((status, _)) => format!("it answered {status}"),
+                        Err(error) => error.to_string(),
+                    };
+                    let exited = exited.map_or(String::new(), |status| {
+                        format!(" (docker-registry exited: {status})")
+                    });
                     let log = self
                         .storage
                         .as_ref()
@@ -100,7 +112,9 @@ impl Registry {
                         })
                         .unwrap_or_default();
                     return harness(format!(
-                        "the registry at {} did not answer GET /v2/ within {START_LIMIT:?}\n{log}",
+                        "the registry at {} did not answer GET /v2/ with 200 within \
+                         {START_LIMIT:?}: {said}{exited}. A registry that needs a login is not \
+                         one the checks can use\n{log}",
                         self.address
                     ));
                 }
@@ -113,11 +127,14 @@ impl Registry {
     pub fn get(&self, path: &str, accept: &str) -> Result<(u16, Vec<u8>)> {
         let failed =
             |why: String| Error::Harness(format!("GET {path} from {}: {why}", self.address));
+        // Plain HTTP/1.0: the registry answers it without chunks, and the filesystem
+        // storage it runs with never redirects to another host.
         let address = self
             .address
-            .replace("localhost", "127.0.0.1")
-            .parse::<SocketAddr>()
-            .map_err(|error| failed(error.to_string()))?;
+            .to_socket_addrs()
+            .map_err(|error| failed(format!("{error} (write it as host:port)")))?
+            .next()
+            .ok_or_else(|| failed("the name resolves to no address".into()))?;
         let mut stream = TcpStream::connect_timeout(&address, REQUEST_LIMIT)
             .map_err(|error| failed(error.to_string()))?;
         stream.set_read_timeout(Some(REQUEST_LIMIT)).ok();
@@ -178,6 +195,9 @@ impl Registry {
             return harness("only a registry the harness started can be tampered with");
         };
         let hex = digest.trim_start_matches("sha256:");
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return harness(format!("{digest} is not a sha256 digest"));
+        }
         let path = storage
             .path()
             .join("data/docker/registry/v2/blobs/sha256")
@@ -187,7 +207,10 @@ impl Registry {
         let mut bytes =
             std::fs::read(&path).map_err(|error| super::error::io("read", &path, error))?;
         let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x20;
+        let Some(byte) = bytes.get_mut(middle) else {
+            return harness(format!("the blob {digest} is empty"));
+        };
+        *byte ^= 0x20;
         std::fs::write(&path, bytes).map_err(|error| super::error::io("write", &path, error))
     }
 }
@@ -405,6 +428,11 @@ pub fn digest_of(registry: &Registry, path: &str, reference: &str) -> Result<Str
 
 /// The `imagetools inspect` format that prints the digest a tag names, alone.
 pub const DIGEST_FORMAT: &str = "{{printf \"%s\" .Manifest.Digest}}";
+
+/// `sha256:0123456789ab`: the first twelve hex digits, enough to tell digests apart.
+pub fn short_digest(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
 
 /// The platform images of an index (`linux/amd64`, digest), attestation manifests left out.
 pub fn platforms_of(index: &serde_json::Value) -> Vec<(String, String)> {
