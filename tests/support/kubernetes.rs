@@ -138,6 +138,23 @@ impl Manifest {
             .iter()
             .flat_map(|list| pod[*list].as_array().into_iter().flatten())
             .collect();
+        for violation in unconfined("the pod", pod_context) {
+            forbid(true, violation);
+        }
+        let annotations = self
+            .documents
+            .iter()
+            .find(|document| document["kind"] == "Deployment")
+            .map(|deployment| &deployment["spec"]["template"]["metadata"]["annotations"]);
+        for (key, value) in annotations.and_then(Value::as_object).into_iter().flatten() {
+            let profile = value.as_str().unwrap_or_default();
+            forbid(
+                key.starts_with("container.apparmor.security.beta.kubernetes.io/")
+                    && profile != "runtime/default"
+                    && !profile.starts_with("localhost/"),
+                format!("AppArmor: {key} is {profile}"),
+            );
+        }
         let pod_non_root = pod_context["runAsNonRoot"] == true;
         let pod_seccomp = seccomp_confined(&pod_context["seccompProfile"]);
         forbid(
@@ -155,6 +172,9 @@ impl Manifest {
                 context["privileged"] == true,
                 format!("privileged containers: {name}"),
             );
+            for violation in unconfined(name, context) {
+                forbid(true, violation);
+            }
             forbid(
                 context["windowsOptions"]["hostProcess"] == true,
                 format!("HostProcess: {name}"),
@@ -294,6 +314,34 @@ impl Manifest {
             .as_u64()
             .unwrap_or(30))
     }
+}
+
+/// Baseline's AppArmor and SELinux controls for one security context (`who`'s): an
+/// AppArmor profile, if any, the runtime's or a local one; an SELinux type, if any, one
+/// of the container types, and no user or role.
+fn unconfined(who: &str, context: &Value) -> Vec<String> {
+    let mut violations = Vec::new();
+    let apparmor = context["appArmorProfile"]["type"].as_str();
+    if apparmor.is_some_and(|kind| kind != "RuntimeDefault" && kind != "Localhost") {
+        violations.push(format!("AppArmor: {who} asks for {apparmor:?}"));
+    }
+    let selinux = &context["seLinuxOptions"];
+    const TYPES: &[&str] = &[
+        "",
+        "container_t",
+        "container_init_t",
+        "container_kvm_t",
+        "container_engine_t",
+    ];
+    if selinux["type"]
+        .as_str()
+        .is_some_and(|kind| !TYPES.contains(&kind))
+        || !selinux["user"].is_null()
+        || !selinux["role"].is_null()
+    {
+        violations.push(format!("SELinux: {who} asks for {selinux}"));
+    }
+    violations
 }
 
 /// A seccomp profile that confines: RuntimeDefault or Localhost.
