@@ -69,6 +69,21 @@ impl Yours {
         self.check_step(step).await
     }
 
+    /// `check`, with only the step's checks named in `only`: a test about a check late
+    /// in the list (step 13's) does not wait for every check before it.
+    async fn check_only(&self, slug: &str, only: &[&str]) -> Report {
+        let mut step = Step::get(slug);
+        step.facts
+            .checks
+            .retain(|check| only.contains(&check.name()));
+        assert_eq!(
+            step.facts.checks.len(),
+            only.len(),
+            "step {slug} checks {only:?}"
+        );
+        self.check_step(step).await
+    }
+
     async fn check_step(&self, step: Step) -> Report {
         static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _alone = ONE_AT_A_TIME.lock().await;
@@ -1284,6 +1299,37 @@ async fn chapter_10s_exercise_puts_this_machines_binary_in_the_arm64_image() {
     assert_says(
         &failure_of(&report, "builds_a_static_arm64_image"),
         &["/ping in the image built for linux/arm64 is a binary for X86_64, not AArch64"],
+    );
+}
+
+/// Step 13 with chapter 10's mistake: the Rust target from `uname -m`. Pushed as one
+/// index, the arm64 image holds this machine's binary, and the index check reads it from
+/// the registry. (On an arm64 machine the amd64 image would hold the arm64 binary.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_whose_arm64_image_holds_this_machines_binary_is_caught() {
+    let yours = Yours::of("13-publish", "index-uname", "Dockerfile", |text| {
+        text.replacen(
+            "target=\"$arch-unknown-linux-musl\"",
+            "target=\"$(uname -m)-unknown-linux-musl\"",
+            1,
+        )
+    });
+    let report = yours
+        .check_only("13-publish", &["pushes_one_multi_platform_index"])
+        .await;
+    assert_eq!(
+        report.failed(),
+        ["pushes_one_multi_platform_index"],
+        "{report}"
+    );
+    let wrong = if cfg!(target_arch = "aarch64") {
+        "the linux/amd64 image holds a AARCH64 binary"
+    } else {
+        "the linux/arm64 image holds a X86_64 binary"
+    };
+    assert_says(
+        &failure_of(&report, "pushes_one_multi_platform_index"),
+        &[wrong, "TARGETARCH"],
     );
 }
 
