@@ -29,7 +29,10 @@ impl Step {
     /// The book's publish command: the step's build command for every platform in
     /// `platforms` at once, pushed to `registry` as one index, with the provenance of
     /// the build and the commit it is built from; the image's dates are the commit's
-    /// (SOURCE_DATE_EPOCH, which buildx passes to the build).
+    /// (SOURCE_DATE_EPOCH, which buildx passes to the build). `--no-cache`: BuildKit
+    /// matches a COPY's files by content, not by time, so a layer from the build cache
+    /// can hold another build's file times (step 12's `/ping` for arm64 is step 13's,
+    /// byte for byte, with the time of its build); cargo's cache mounts still serve.
     pub fn publish_command(&self, registry: &str, platforms: &[String]) -> String {
         let build = self.build_command();
         let named = build.replacen(
@@ -38,7 +41,7 @@ impl Step {
             1,
         );
         let flags = format!(
-            "--push --platform {} --provenance=mode=max \
+            "--no-cache --push --platform {} --provenance=mode=max \
              --build-arg REVISION=$(git rev-parse HEAD)",
             platforms.join(",")
         );
@@ -87,14 +90,11 @@ impl Step {
         )?;
         let address = &published.registry.address;
         let rebuilt_tag = format!("{}-{REBUILT}", published.tag);
-        let command = self
-            .publish_command(address, platforms)
-            .replacen(
-                &format!(":{} ", published.tag),
-                &format!(":{rebuilt_tag} "),
-                1,
-            )
-            .replacen("docker build ", "docker build --no-cache ", 1);
+        let command = self.publish_command(address, platforms).replacen(
+            &format!(":{} ", published.tag),
+            &format!(":{rebuilt_tag} "),
+            1,
+        );
         let name = format!("{}:{rebuilt_tag}", published.repository);
         if !command.contains(&format!("-t {name} ")) || !command.contains("--no-cache") {
             return harness(format!("`{command}` is not a build from nothing of {name}"));
