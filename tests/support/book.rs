@@ -608,9 +608,10 @@ fn numbers(step: &Step, previous: Option<&Step>, results: Option<&Results>) -> S
 /// What publishing measured: the index, each platform's image, the rebuild from nothing.
 fn published(publish: &PublishResult) -> String {
     let mut out = format!(
-        "Published from commit `{}`: the publish command, both platforms already built \
-         above, took {} to push, and the tag named the index `{}`:\n\n| platform | image \
-         digest | as pushed (BuildKit's gzip) |\n|---|---|---:|\n",
+        "Published from commit `{}`: the publish command (`--no-cache`: every layer made \
+         again, cargo's compile served by its cache mounts) built and pushed both platforms \
+         in {}, and the tag named the index `{}`:\n\n| platform | image digest | as pushed \
+         (BuildKit's gzip) |\n|---|---|---:|\n",
         &publish.commit[..12.min(publish.commit.len())],
         seconds(Some(publish.push_s)),
         short_digest(&publish.index_digest),
