@@ -22,8 +22,12 @@ const COSIGN_LIMIT: Duration = Duration::from_secs(120);
 impl Step {
     /// The image's name in `registry`: `localhost:5050/workshop/ping:13-publish`.
     pub fn published_name(&self, registry: &str) -> String {
-        let tag = self.image.rsplit_once(':').map_or("latest", |(_, tag)| tag);
-        format!("{registry}/{REPOSITORY}:{tag}")
+        format!("{registry}/{REPOSITORY}:{}", self.published_tag())
+    }
+
+    /// The tag the image is published under: its own tag's (`13-publish`).
+    fn published_tag(&self) -> &str {
+        self.image.rsplit_once(':').map_or("latest", |(_, tag)| tag)
     }
 
     /// The book's publish command: the step's build command for every platform in
@@ -34,10 +38,14 @@ impl Step {
     /// can hold another build's file times (step 12's `/ping` for arm64 is step 13's,
     /// byte for byte, with the time of its build); cargo's cache mounts still serve.
     pub fn publish_command(&self, registry: &str, platforms: &[String]) -> String {
-        let build = self.build_command();
-        let named = build.replacen(
+        self.publish_command_as(registry, platforms, self.published_tag())
+    }
+
+    /// The publish command, pushing under `tag`.
+    fn publish_command_as(&self, registry: &str, platforms: &[String], tag: &str) -> String {
+        let named = self.build_command().replacen(
             &format!("-t {} ", self.image),
-            &format!("-t {} ", self.published_name(registry)),
+            &format!("-t {registry}/{REPOSITORY}:{tag} "),
             1,
         );
         let flags = format!(
@@ -59,21 +67,22 @@ impl Step {
     /// Pushes the image for `platforms` to `registry` with the publish command, and
     /// reads back what the registry holds.
     pub fn publish_to(&self, registry: Registry, platforms: &[String]) -> Result<Published> {
+        let tag = self.published_tag();
+        let started = Instant::now();
+        let log = self.push_as(&registry, platforms, tag)?;
+        Published::read(registry, tag.to_string(), log, started.elapsed())
+    }
+
+    /// Runs the publish command under `tag`, as builds are run: its log.
+    fn push_as(&self, registry: &Registry, platforms: &[String], tag: &str) -> Result<String> {
         docker::ready()?;
-        let command = self.publish_command(&registry.address, platforms);
-        let name = self.published_name(&registry.address);
+        let command = self.publish_command_as(&registry.address, platforms, tag);
+        let name = format!("{}/{REPOSITORY}:{tag}", registry.address);
         // Never a push under the build command's own tag (`ping:…` is Docker Hub's).
         if !command.contains(&format!("-t {name} ")) {
             return harness(format!("`{command}` does not name {name}"));
         }
-        let started = Instant::now();
-        let log = self.run_build_command(&command, &name)?;
-        let took = started.elapsed();
-        let (repository, tag) = name
-            .rsplit_once(':')
-            .map(|(repository, tag)| (repository.to_string(), tag.to_string()))
-            .ok_or_else(|| Error::Harness(format!("{name} has no tag")))?;
-        Published::read(registry, repository, tag, log, took)
+        self.run_build_command(&command, &name)
     }
 
     /// The same publish command run from nothing (no build cache, the Dockerfile's cache
@@ -88,21 +97,15 @@ impl Step {
             &self.dockerfile_text()?,
             self.cache_namespace.as_deref(),
         )?;
-        let address = &published.registry.address;
         let rebuilt_tag = format!("{}-{REBUILT}", published.tag);
-        let command = self.publish_command(address, platforms).replacen(
-            &format!(":{} ", published.tag),
-            &format!(":{rebuilt_tag} "),
-            1,
-        );
-        let name = format!("{}:{rebuilt_tag}", published.repository);
-        if !command.contains(&format!("-t {name} ")) || !command.contains("--no-cache") {
-            return harness(format!("`{command}` is not a build from nothing of {name}"));
-        }
         let started = Instant::now();
-        let built = self.run_build_command(&command, &name);
+        let built = self.push_as(&published.registry, platforms, &rebuilt_tag);
         let took = started.elapsed();
-        let _ = docker::run(&["image", "rm", &name]);
+        let _ = docker::run(&[
+            "image",
+            "rm",
+            &format!("{}:{rebuilt_tag}", published.repository),
+        ]);
         built?;
         let index = published
             .registry

@@ -298,25 +298,14 @@ impl Published {
 
     /// The repository's path inside the registry: `workshop/ping`.
     pub fn path(&self) -> &str {
-        self.repository
-            .strip_prefix(&format!("{}/", self.registry.address))
-            .unwrap_or(&self.repository)
+        REPOSITORY
     }
 
     /// Reads what `tag` names back from the registry: the index and its platforms.
-    pub fn read(
-        registry: Registry,
-        repository: String,
-        tag: String,
-        log: String,
-        took: Duration,
-    ) -> Result<Published> {
-        let path = repository
-            .strip_prefix(&format!("{}/", registry.address))
-            .unwrap_or(&repository)
-            .to_string();
-        let index = registry.manifest(&path, &tag)?;
-        let digest = digest_of(&registry, &path, &tag)?;
+    pub fn read(registry: Registry, tag: String, log: String, took: Duration) -> Result<Published> {
+        let repository = format!("{}/{REPOSITORY}", registry.address);
+        let index = registry.manifest(REPOSITORY, &tag)?;
+        let digest = digest_of(&registry, REPOSITORY, &tag)?;
         let platforms = platforms_of(&index);
         Ok(Published {
             registry,
