@@ -100,9 +100,9 @@ impl Yours {
 impl Drop for Yours {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.folder);
-        // The image, step 03's build image, step 10's arm64 image, a rebuild left by a
-        // check that stopped half way.
-        for suffix in ["", "-build", "-arm64", "-rebuild"] {
+        // The image, step 03's build image, step 10's arm64 and multi-platform images, a
+        // rebuild left by a check that stopped half way.
+        for suffix in ["", "-build", "-arm64", "-multi", "-rebuild"] {
             let tag = format!("{}{suffix}", self.tag);
             if docker::image_id(&tag).is_some() {
                 let _ = docker::run(&["image", "rm", "--force", &tag]);
@@ -549,6 +549,7 @@ fn doctor_finds_this_machine_ready() {
     for wanted in [
         "Docker",
         "engine",
+        "image store (step 10)",
         "BuildKit",
         "disk space",
         "base image rust:1.95-trixie",
@@ -1286,19 +1287,42 @@ async fn chapter_05s_exercise_rebuilds_the_dependencies_after_a_source_change() 
 /// Chapter 10's exercise: the Rust target from `uname -m` in a build stage on
 /// $BUILDPLATFORM. Both builds succeed; the arm64 image holds the build machine's binary
 /// (on an arm64 machine that one is right, and the amd64 image, not built here, wrong).
+/// Built for both platforms under one tag, the index's arm64 image holds it too.
 #[tokio::test(flavor = "multi_thread")]
 async fn chapter_10s_exercise_puts_this_machines_binary_in_the_arm64_image() {
-    let report = exercise("10-cross-platform", "target-from-uname.Dockerfile")
+    let yours = exercise("10-cross-platform", "target-from-uname.Dockerfile");
+    let report = yours
         .check_through("10-cross-platform", "builds_a_static_arm64_image")
+        .await;
+    let multi = yours
+        .check_only("10-cross-platform", &["builds_one_multi_platform_image"])
         .await;
     if cfg!(target_arch = "aarch64") {
         assert!(report.passed(), "built on arm64, for arm64:\n{report}");
+        assert_eq!(
+            multi.failed(),
+            ["builds_one_multi_platform_image"],
+            "{multi}"
+        );
+        assert_says(
+            &failure_of(&multi, "builds_one_multi_platform_image"),
+            &["linux/amd64 image is a binary for AArch64", "TARGETARCH"],
+        );
         return;
     }
     assert_eq!(report.failed(), ["builds_a_static_arm64_image"], "{report}");
     assert_says(
         &failure_of(&report, "builds_a_static_arm64_image"),
         &["/ping in the image built for linux/arm64 is a binary for X86_64, not AArch64"],
+    );
+    assert_eq!(
+        multi.failed(),
+        ["builds_one_multi_platform_image"],
+        "{multi}"
+    );
+    assert_says(
+        &failure_of(&multi, "builds_one_multi_platform_image"),
+        &["linux/arm64 image is a binary for x86-64", "TARGETARCH"],
     );
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::MB;
 use super::build::with_flags;
 use super::check::Check;
-use super::checks::{IMAGE_FILES, scan_command};
+use super::checks::{ARM64, BOTH, IMAGE_FILES, scan_command};
 use super::ci_cache;
 use super::comparison;
 use super::contenders::Contender;
@@ -209,6 +209,26 @@ fn commands(step: &Step) -> String {
             )
         })
         .collect();
+    let multi = if step
+        .facts
+        .checks
+        .contains(&Check::BuildsOneMultiPlatformImage)
+    {
+        let platforms = BOTH.join(",");
+        let image = step.image_for(Some(&platforms));
+        format!(
+            "# both platforms under one tag (the containerd image store)\n{}\n{}\n{}\n",
+            shell_line(&step.build_command_for(Some(&platforms))),
+            shell_line(&format!(
+                "docker image inspect --platform {ARM64} --format '{{{{.Architecture}}}}' {image}"
+            )),
+            shell_line(&format!(
+                "docker run --rm -p 8080:8080 --platform {ARM64} {image}"
+            ))
+        )
+    } else {
+        String::new()
+    };
     let exports: String = step
         .facts
         .exports
@@ -240,7 +260,7 @@ fn commands(step: &Step) -> String {
     };
     format!(
         "{MD_HEADER}```sh\n# build (from the repository root)\n{build}\n# run\n{run}\n{hardened}\
-         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{exports}{scan}{publish}# check the step\ncargo test --test {test}\n```\n",
+         # in a second terminal\ncurl http://localhost:8080/ping\n{platforms}{multi}{exports}{scan}{publish}# check the step\ncargo test --test {test}\n```\n",
         build = shell_line(&step.build_command()),
         run = shell_line(&format!("docker run --rm -p 8080:8080 {tag}")),
         test = step.test_name(),

@@ -53,6 +53,10 @@ checks! {
         "built with `--platform linux/arm64`, the image says `arm64` and holds a static AArch64 binary, cross-compiled",
     Arm64ImageAnswersPongUnderEmulation = "arm64_image_answers_pong_under_emulation":
         "the arm64 image answers `PONG`, run under emulation on this machine",
+    BuildsOneMultiPlatformImage = "builds_one_multi_platform_image":
+        "one `docker build --platform linux/amd64,linux/arm64` puts both under one tag: each platform's image says its platform and holds a static binary for its machine",
+    LinksWithRustLld = "links_with_rust_lld":
+        "both platforms' binaries are linked by `rust-lld`, not by the build machine's `cc`: any machine builds every platform",
     EmbedsItsDependencyList = "embeds_its_dependency_list":
         "the binary carries its dependency list (`cargo auditable`): every crate it is built from, at `Cargo.lock`'s version",
     ScannersSeeItsCrates = "scanners_see_its_crates":
@@ -63,8 +67,6 @@ checks! {
         "`docker build --target sbom --output …` exports a CycloneDX SBOM naming those crates",
     PushesOneMultiPlatformIndex = "pushes_one_multi_platform_index":
         "pushed with the publish command, one tag names one index with an image for each platform, each holding a static binary for its machine",
-    LinksWithRustLld = "links_with_rust_lld":
-        "every platform's binary is linked by `rust-lld`, not by the build machine's `cc`: any machine builds every platform",
     DigestIsReproducible = "digest_is_reproducible":
         "built again from nothing (no build cache, empty cache mounts), the same commit gives every platform the same image digest",
     SignatureVerifies = "signature_verifies":

@@ -29,7 +29,8 @@ pub use container::answers_pong;
 pub use http_limits::{
     HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_STALL_TIMEOUT, idle_keep_alive_is_closed, try_limits,
 };
-pub use publish::{REVISION_LABEL, linker_of};
+pub use platform::{ARM64, BOTH};
+pub use publish::REVISION_LABEL;
 pub use size::{assert_size_matches_the_book, assert_smaller_than};
 pub use supply_chain::{IMAGE_FILES, scan_command};
 
@@ -56,6 +57,8 @@ impl Check {
             Check::Arm64ImageAnswersPongUnderEmulation => {
                 platform::arm64_image_answers_pong_under_emulation(image).await
             }
+            Check::BuildsOneMultiPlatformImage => platform::builds_one_multi_platform_image(image),
+            Check::LinksWithRustLld => platform::links_with_rust_lld(image),
             Check::EmbedsItsDependencyList => supply_chain::embeds_its_dependency_list(image),
             Check::ScannersSeeItsCrates => supply_chain::cargo_audit_reads_the_binary(image),
             Check::ExportsAnSbom => supply_chain::exports_an_sbom(image),
@@ -63,7 +66,6 @@ impl Check {
             Check::PushesOneMultiPlatformIndex => {
                 publish::pushes_one_multi_platform_index(step, image)
             }
-            Check::LinksWithRustLld => publish::links_with_rust_lld(step, image),
             Check::DigestIsReproducible => publish::digest_is_reproducible(step, image),
             Check::SignatureVerifies => publish::signature_verifies(step, image),
             Check::SbomAttestationVerifies => publish::sbom_attestation_verifies(step, image),

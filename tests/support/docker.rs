@@ -302,6 +302,32 @@ impl CreatedContainer {
         // The command is never run; scratch images without CMD still need one to be created.
         ok(&["create", image, "/not-started"]).map(Self)
     }
+
+    /// A container of `platform`'s image of a multi-platform `image` (`linux/arm64`).
+    pub fn create_for(image: &str, platform: &str) -> Result<Self> {
+        ok(&["create", "--platform", platform, image, "/not-started"]).map(Self)
+    }
+
+    /// The bytes of the file `path` in the container (`docker cp … -`).
+    pub fn copy_out(&self, path: &str) -> Result<Vec<u8>> {
+        let output = run(&["cp", &format!("{}:{path}", self.0), "-"]);
+        let failed =
+            |why: String| Error::Harness(format!("cannot copy {path} out of a container: {why}"));
+        if !output.status.success() {
+            return Err(failed(String::from_utf8_lossy(&output.stderr).to_string()));
+        }
+        let mut archive = tar::Archive::new(output.stdout.as_slice());
+        let mut entry = archive
+            .entries()
+            .map_err(|error| failed(error.to_string()))?
+            .next()
+            .ok_or_else(|| failed("docker cp sent no file".into()))?
+            .map_err(|error| failed(error.to_string()))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes)
+            .map_err(|error| failed(error.to_string()))?;
+        Ok(bytes)
+    }
 }
 
 impl Drop for CreatedContainer {

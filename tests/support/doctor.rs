@@ -20,6 +20,9 @@ pub const NEEDS_GB_CONTAINERD: u64 = 30;
 /// `--platform` in FROM); the workshop is tested on 28.5.
 pub const MIN_ENGINE: (u32, u32) = (20, 10);
 
+/// The doctor's line about holding several platforms under one tag.
+const MULTI_PLATFORM: &str = "image store (step 10)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ok,
@@ -207,6 +210,23 @@ impl Doctor {
             "engine",
             format!("Docker Engine {version}, with {store}"),
         );
+        if self.containerd_store {
+            self.add(
+                Status::Ok,
+                MULTI_PLATFORM,
+                "one tag holds an image for each platform",
+            );
+        } else {
+            self.add(
+                Status::Fail,
+                MULTI_PLATFORM,
+                "the classic image store holds one platform per tag, and step 10 builds both \
+                 under one: turn on the containerd image store ({\"features\": \
+                 {\"containerd-snapshotter\": true}} in /etc/docker/daemon.json, then restart \
+                 dockerd; Docker Desktop: Settings → General → Use containerd for pulling and \
+                 storing images)",
+            );
+        }
     }
 
     /// ", BuildKit vX" as the default builder reports it, or nothing.

@@ -132,24 +132,9 @@ impl Image {
 
     /// The bytes of a file in the image, copied out through a created container.
     pub fn copy_out(&self, path: &str) -> Result<Vec<u8>> {
-        let container = docker::CreatedContainer::create(&self.tag)?;
-        let output = docker::run(&["cp", &format!("{}:{path}", container.0), "-"]);
-        let failed =
-            |why: String| Error::Harness(format!("cannot copy {path} out of {}: {why}", self.tag));
-        if !output.status.success() {
-            return Err(failed(String::from_utf8_lossy(&output.stderr).to_string()));
-        }
-        let mut archive = tar::Archive::new(output.stdout.as_slice());
-        let mut entry = archive
-            .entries()
-            .map_err(|error| failed(error.to_string()))?
-            .next()
-            .ok_or_else(|| failed("docker cp sent no file".into()))?
-            .map_err(|error| failed(error.to_string()))?;
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut bytes)
-            .map_err(|error| failed(error.to_string()))?;
-        Ok(bytes)
+        docker::CreatedContainer::create(&self.tag)?
+            .copy_out(path)
+            .map_err(|error| error.context(&format!("the image {}", self.tag)))
     }
 
     /// The bytes of the service binary at `path`, if the image has it (through any

@@ -352,10 +352,12 @@ impl Step {
         )
     }
 
-    /// The tag of the image built for `platform` (`linux/arm64` -> `<image>-arm64`), or
-    /// the image's own tag for the machine's platform.
+    /// The tag of the image built for `platform` (`linux/arm64` -> `<image>-arm64`;
+    /// several, `linux/amd64,linux/arm64` -> `<image>-multi`), or the image's own tag
+    /// for the machine's platform.
     pub fn image_for(&self, platform: Option<&str>) -> String {
         match platform {
+            Some(platforms) if platforms.contains(',') => format!("{}-multi", self.image),
             Some(platform) => {
                 let arch = platform.rsplit('/').next().unwrap_or(platform);
                 format!("{}-{arch}", self.image)

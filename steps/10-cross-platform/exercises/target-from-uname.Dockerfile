@@ -6,12 +6,15 @@
 FROM --platform=$BUILDPLATFORM rust:1.95-slim-trixie AS build
 # The platform the image is for: `docker build --platform` sets it.
 ARG TARGETARCH
+# Both targets link with rust-lld, the linker rustup ships: the build machine's
+# cc (gcc for its own architecture) links neither, so an Apple Silicon laptop
+# builds the amd64 image as this machine builds the arm64 one.
 # Step 06's way of choosing the target: which platform does it build for?
 RUN target="$(uname -m)-unknown-linux-musl" \
  && rustup target add "$target" \
  && printf '[build]\ntarget = "%s"\n' "$target" >> "$CARGO_HOME/config.toml" \
  && echo "$target" > /rust-target \
- && printf '[target.aarch64-unknown-linux-musl]\nlinker = "rust-lld"\n' \
+ && printf '[target.%s]\nlinker = "rust-lld"\n' "$target" \
       >> "$CARGO_HOME/config.toml"
 WORKDIR /app
 # One RUN, no placeholder: the manifests and the source are mounted for this RUN

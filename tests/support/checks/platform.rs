@@ -1,5 +1,9 @@
-//! Checks that build the image for another platform (arm64) and run it there.
+//! Checks that build the image for another platform (arm64) and run it there, build
+//! both platforms under one tag, and read which linker made each platform's binary.
 
+use std::collections::BTreeSet;
+
+use super::super::docker;
 use super::super::error::{Error, Result, found};
 use super::super::image::Image;
 use super::super::running::{self, Running};
@@ -8,6 +12,14 @@ use super::Passed;
 /// The platform the checks build for besides the machine's own.
 pub const ARM64: &str = "linux/arm64";
 
+/// The platforms one multi-platform build puts under one tag.
+pub const BOTH: [&str; 2] = ["linux/amd64", ARM64];
+
+/// What a build for another platform needs, when it fails.
+const CROSS_COMPILE: &str = "build where you are and compile for the target: FROM \
+                             --platform=$BUILDPLATFORM for the build stage, and a Rust target \
+                             chosen from ARG TARGETARCH";
+
 /// The same Dockerfile built for arm64, with what to think about when it fails.
 fn build_arm64(image: &Image) -> Result<Image> {
     image
@@ -15,9 +27,7 @@ fn build_arm64(image: &Image) -> Result<Image> {
         .try_build_for(ARM64)
         .map_err(|error| Error::Found {
             found: format!("the build for {ARM64} failed: {}", error.found()),
-            hint: "build where you are and compile for the target: FROM --platform=$BUILDPLATFORM \
-                   for the build stage, and a Rust target chosen from ARG TARGETARCH"
-                .into(),
+            hint: CROSS_COMPILE.into(),
         })
 }
 
@@ -115,4 +125,183 @@ fn builds_on_the_build_platform(image: &Image) -> bool {
                 || line.contains("--platform=${BUILDPLATFORM}")
         })
     })
+}
+
+/// The ELF machine a platform's binary must be built for, and its name.
+pub fn machine_of(platform: &str) -> Option<(u16, &'static str)> {
+    match platform.rsplit('/').next()? {
+        "amd64" => Some((goblin::elf::header::EM_X86_64, "x86-64")),
+        "arm64" => Some((goblin::elf::header::EM_AARCH64, "AArch64")),
+        _ => None,
+    }
+}
+
+/// Step 10: one `docker build --platform linux/amd64,linux/arm64` puts both platforms
+/// under one tag (an index in the containerd image store); `docker image inspect
+/// --platform` and `docker create --platform` find each one, which says its platform
+/// and holds a static binary for its machine.
+pub fn builds_one_multi_platform_image(image: &Image) -> Result<Passed> {
+    let step = &image.step;
+    let platforms = BOTH.join(",");
+    let tag = step.image_for(Some(&platforms));
+    let before = docker::image_id(&tag);
+    let started = std::time::Instant::now();
+    step.run_build_command(&step.build_command_for(Some(&platforms)), &tag)
+        .map_err(|error| {
+            let found = error.found();
+            if found.contains("manifest list") || found.contains("multi-platform") {
+                Error::Found {
+                    found: format!("the build for {platforms} failed: {found}"),
+                    hint: "this engine's image store holds one platform per tag: turn on the \
+                           containerd image store ({\"features\": {\"containerd-snapshotter\": \
+                           true}} in /etc/docker/daemon.json, then restart dockerd; Docker \
+                           Desktop: Settings → General) or push with --push"
+                        .into(),
+                }
+            } else {
+                Error::Found {
+                    found: format!("the build for {platforms} failed: {found}"),
+                    hint: CROSS_COMPILE.into(),
+                }
+            }
+        })?;
+    let took = started.elapsed();
+    if let Some(old) = before.filter(|old| docker::image_id(&tag).as_ref() != Some(old)) {
+        docker::remove_if_dangling(&old);
+    }
+    let path = binary_path(image)?;
+    let mut shown = Vec::new();
+    for platform in BOTH {
+        let said = docker::ok(&[
+            "image",
+            "inspect",
+            "--platform",
+            platform,
+            "--format",
+            "{{.Os}}/{{.Architecture}}",
+            &tag,
+        ])
+        .map_err(|error| Error::Found {
+            found: format!("{tag} holds no {platform} image: {}", error.found()),
+            hint: "build every platform in one command, `docker build --platform a,b`: two \
+                   builds to one tag leave it naming the last one alone"
+                .into(),
+        })?;
+        if said != platform {
+            return found(
+                format!("{tag}'s image for {platform} says it is {said}"),
+                "let BuildKit write the platform: the final stage must be built for the target",
+            );
+        }
+        let bytes = docker::CreatedContainer::create_for(&tag, platform)?.copy_out(&path)?;
+        let (machine, name) = static_machine(&bytes, &path, platform)?;
+        if Some(machine) != machine_of(platform).map(|(machine, _)| machine) {
+            return found(
+                format!("{path} in {tag}'s {platform} image is a binary for {name}"),
+                "each platform's build must compile for that platform: take the Rust target \
+                 from TARGETARCH, not from the build machine",
+            );
+        }
+        shown.push(format!("{platform} {name}"));
+    }
+    Ok(Some(format!(
+        "{tag}: {}, both static; built in {:.1} s",
+        shown.join(", "),
+        took.as_secs_f64()
+    )))
+}
+
+/// Step 10: both platforms' binaries were linked by rust-lld (LLD writes its name into
+/// a binary's .comment section), not by the build machine's `cc`, which links only for
+/// its own architecture: the same Dockerfile builds every platform from any build
+/// machine, an Apple Silicon laptop's amd64 image as this machine's arm64 one. The
+/// machine's own image is read first: a build that links it with `cc` fails there,
+/// before any build for arm64.
+pub fn links_with_rust_lld(image: &Image) -> Result<Passed> {
+    let mut linkers = BTreeSet::new();
+    for platform in [None, Some(ARM64)] {
+        let built;
+        let (image, platform) = match platform {
+            None => (image, "this machine's platform"),
+            Some(platform) => {
+                built = build_arm64(image)?;
+                (&built, platform)
+            }
+        };
+        let (path, bytes) = super::the_service_binary(image)?;
+        let Some(linker) = linker_of(&bytes) else {
+            return found(
+                format!(
+                    "{path} in the image for {platform} was not linked by rust-lld: its \
+                     .comment section names no LLD, so the build machine's cc linked it"
+                ),
+                "cc links only for the machine it runs on: set `linker = \"rust-lld\"` for \
+                 every musl target, not only the one this machine cannot link",
+            );
+        };
+        linkers.insert(linker);
+    }
+    Ok(Some(format!(
+        "both binaries linked by {}",
+        linkers.into_iter().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// The linker an ELF binary names in its .comment section, if LLD linked it.
+pub fn linker_of(binary: &[u8]) -> Option<String> {
+    let elf = goblin::elf::Elf::parse(binary).ok()?;
+    let section = elf
+        .section_headers
+        .iter()
+        .find(|header| elf.shdr_strtab.get_at(header.sh_name) == Some(".comment"))?;
+    let range = section.file_range()?;
+    binary
+        .get(range)?
+        .split(|byte| *byte == 0)
+        .map(String::from_utf8_lossy)
+        .find(|text| text.starts_with("Linker: LLD"))
+        .map(|text| {
+            text.trim_start_matches("Linker: ")
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+}
+
+/// The path of the service binary, through any symbolic links, read from the image of
+/// this machine's platform (ENTRYPOINT is the same in every platform's image).
+fn binary_path(image: &Image) -> Result<String> {
+    let path = image.service_binary()?.ok_or_else(|| Error::Found {
+        found: "cannot find the service binary from ENTRYPOINT/CMD".into(),
+        hint: "use the exec form, with the binary's absolute path".into(),
+    })?;
+    Ok(image.files()?.resolve(&path).unwrap_or(path))
+}
+
+/// The ELF machine of a static binary and its name; an error if it is not a static ELF.
+fn static_machine(bytes: &[u8], path: &str, platform: &str) -> Result<(u16, String)> {
+    let elf = goblin::elf::Elf::parse(bytes).map_err(|error| Error::Found {
+        found: format!("{path} in the {platform} image is not an ELF executable: {error}"),
+        hint: "COPY the binary the build stage made for this platform".into(),
+    })?;
+    if elf.interpreter.is_some() || !elf.libraries.is_empty() {
+        return found(
+            format!("{path} in the {platform} image is dynamically linked"),
+            "build for each platform's musl target",
+        );
+    }
+    let machine = elf.header.e_machine;
+    Ok((machine, machine_of_elf(machine)))
+}
+
+/// The name of an ELF machine, as this workshop writes it.
+fn machine_of_elf(machine: u16) -> String {
+    BOTH.iter()
+        .filter_map(|platform| machine_of(platform))
+        .find(|(known, _)| *known == machine)
+        .map_or_else(
+            || goblin::elf::header::machine_to_str(machine).to_string(),
+            |(_, name)| name.to_string(),
+        )
 }

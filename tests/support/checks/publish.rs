@@ -14,6 +14,7 @@ use super::super::results::human_size;
 use super::super::running::{Running, hardened, request};
 use super::super::step::Step;
 use super::Passed;
+use super::platform::machine_of;
 use super::supply_chain::{SBOM_STAGE, embedded_crates, read_sbom};
 
 /// The label that names the commit an image is built from (an OCI annotation key).
@@ -30,15 +31,6 @@ fn published<'a>(step: &Step, image: &'a Image) -> Result<&'a Published> {
         })
         .as_ref()
         .map_err(|error| error.clone().context("the push failed"))
-}
-
-/// The ELF machine a platform's binary must be built for.
-fn machine_of(platform: &str) -> Option<(u16, &'static str)> {
-    match platform.rsplit('/').next()? {
-        "amd64" => Some((goblin::elf::header::EM_X86_64, "x86-64")),
-        "arm64" => Some((goblin::elf::header::EM_AARCH64, "AArch64")),
-        _ => None,
-    }
 }
 
 /// The service binary of the image `digest` in the registry: the path the local image's
@@ -124,56 +116,6 @@ pub fn pushes_one_multi_platform_index(step: &Step, image: &Image) -> Result<Pas
         short_digest(&published.index),
         shown.join(", ")
     )))
-}
-
-/// Step 13: every platform's binary was linked by rust-lld (LLD writes its name into
-/// the binary's .comment section), not by the build machine's `cc`, which can link
-/// only for its own architecture: the same Dockerfile then builds every platform from
-/// any build machine, an Apple Silicon laptop's amd64 image as this machine's arm64 one.
-pub fn links_with_rust_lld(step: &Step, image: &Image) -> Result<Passed> {
-    let published = published(step, image)?;
-    let mut linkers = BTreeSet::new();
-    for (platform, digest) in &published.platforms {
-        let (path, bytes) = pushed_binary(image, published, digest)?;
-        let Some(linker) = linker_of(&bytes) else {
-            return found(
-                format!(
-                    "{path} in the {platform} image was not linked by rust-lld: its .comment \
-                     section names no LLD, so the build machine's cc linked it"
-                ),
-                "cc links only for the machine it runs on: set `linker = \"rust-lld\"` for \
-                 every musl target, not only the one this machine cannot link",
-            );
-        };
-        linkers.insert(linker);
-    }
-    Ok(Some(format!(
-        "{} binaries linked by {}",
-        published.platforms.len(),
-        linkers.into_iter().collect::<Vec<_>>().join(", ")
-    )))
-}
-
-/// The linker an ELF binary names in its .comment section, if LLD linked it.
-pub fn linker_of(binary: &[u8]) -> Option<String> {
-    let elf = goblin::elf::Elf::parse(binary).ok()?;
-    let section = elf
-        .section_headers
-        .iter()
-        .find(|header| elf.shdr_strtab.get_at(header.sh_name) == Some(".comment"))?;
-    let range = section.file_range()?;
-    binary
-        .get(range)?
-        .split(|byte| *byte == 0)
-        .map(String::from_utf8_lossy)
-        .find(|text| text.starts_with("Linker: LLD"))
-        .map(|text| {
-            text.trim_start_matches("Linker: ")
-                .split(" (")
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
 }
 
 /// Step 13: built again from nothing (no build cache, empty cache mounts) and pushed
