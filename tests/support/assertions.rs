@@ -5,7 +5,7 @@
 use super::MB;
 use super::checks::{self, Outcome, assert_size_matches_the_book, assert_smaller_than};
 use super::contenders::Contender;
-use super::error::Must;
+use super::error::{Error, Must};
 use super::image::Image;
 use super::learner::Report;
 use super::results::{Results, human_size};
@@ -69,6 +69,14 @@ impl Step {
         let outcomes = checks::run_all(self, other, &self.facts.new).await;
         for Outcome { check, result, .. } in outcomes {
             match result {
+                // The harness failing (Docker not answering, a file it cannot read) is
+                // no catch: the check never looked at the image.
+                Err(Error::Harness(message)) => panic!(
+                    "the check `{}` of step {} could not run on {}, so it caught nothing: {message}",
+                    check.name(),
+                    self.slug,
+                    other.tag
+                ),
                 Err(error) => println!(
                     "as expected, `{}` catches {}: {}\n  hint: {}",
                     check.name(),
