@@ -1306,7 +1306,10 @@ async fn chapter_10s_exercise_puts_this_machines_binary_in_the_arm64_image() {
         );
         assert_says(
             &failure_of(&multi, "builds_one_multi_platform_image"),
-            &["linux/amd64 image is a binary for AArch64", "TARGETARCH"],
+            &[
+                "linux/amd64 image is a binary for AARCH64, not x86-64",
+                "TARGETARCH",
+            ],
         );
         return;
     }
@@ -1322,7 +1325,10 @@ async fn chapter_10s_exercise_puts_this_machines_binary_in_the_arm64_image() {
     );
     assert_says(
         &failure_of(&multi, "builds_one_multi_platform_image"),
-        &["linux/arm64 image is a binary for x86-64", "TARGETARCH"],
+        &[
+            "linux/arm64 image is a binary for X86_64, not AArch64",
+            "TARGETARCH",
+        ],
     );
 }
 
@@ -1347,9 +1353,9 @@ async fn an_index_whose_arm64_image_holds_this_machines_binary_is_caught() {
         "{report}"
     );
     let wrong = if cfg!(target_arch = "aarch64") {
-        "the linux/amd64 image holds a AARCH64 binary"
+        "/ping in the pushed linux/amd64 image is a binary for AARCH64, not x86-64"
     } else {
-        "the linux/arm64 image holds a X86_64 binary"
+        "/ping in the pushed linux/arm64 image is a binary for X86_64, not AArch64"
     };
     assert_says(
         &failure_of(&report, "pushes_one_multi_platform_index"),

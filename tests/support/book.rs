@@ -15,7 +15,8 @@ use super::comparison;
 use super::contenders::Contender;
 use super::error::{Error, Result, io};
 use super::publish::Signer;
-use super::registry::{BOOK_REGISTRY, DIGEST_FORMAT, short_digest};
+use super::published::short_digest;
+use super::registry::{BOOK_REGISTRY, DIGEST_FORMAT};
 use super::results::{
     DIR, PublishResult, Results, StepResult, human_size, rate_range, thousands, unbroken,
 };

@@ -9,7 +9,7 @@ use testcontainers::bollard::models::{ImageConfig, ImageInspect};
 use super::error::{Error, Result};
 use super::files::Files;
 use super::layers::{self, Sizes};
-use super::registry::Published;
+use super::published::Published;
 use super::step::Step;
 use super::{MB, docker};
 

@@ -10,7 +10,8 @@
 //! - `docker`     the docker CLI and Docker's typed API
 //! - `files`      the files inside an image, and private temporary folders
 //! - `layers`     an image's size, read from its layers (the same on every image store)
-//! - `registry`   a registry on this machine, and an image pushed to it
+//! - `registry`   a registry on this machine
+//! - `published`  an image pushed to it: its index, platforms, files
 //! - `buildkit`   reading BuildKit's build log
 //! - `step`       a step's number and its typed facts (step.toml)
 //! - `ci_cache`   a fresh CI runner: BuildKit's cache forgotten, an exported one given back
@@ -52,6 +53,7 @@ pub mod learner;
 pub mod load;
 pub mod progress;
 pub mod publish;
+pub mod published;
 pub mod registry;
 pub mod results;
 pub mod running;

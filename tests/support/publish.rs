@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::build::with_flags;
 use super::error::{Error, Result, harness};
 use super::files::PrivateDir;
-use super::registry::{BOOK_REGISTRY, Published, REPOSITORY, Registry};
+use super::published::Published;
+use super::registry::{BOOK_REGISTRY, REPOSITORY, Registry};
 use super::step::Step;
 use super::{ci_cache, docker, repo_root};
 
@@ -110,7 +111,7 @@ impl Step {
         let index = published
             .registry
             .manifest(published.path(), &rebuilt_tag)?;
-        Ok((super::registry::platforms_of(&index), took))
+        Ok((super::published::platforms_of(&index), took))
     }
 }
 

@@ -53,24 +53,12 @@ pub fn builds_a_static_arm64_image(image: &Image) -> Result<Passed> {
              and cross-compile for TARGETARCH",
         );
     }
-    let elf = goblin::elf::Elf::parse(&bytes).map_err(|error| Error::Found {
-        found: format!("{path} in the arm64 image is not an ELF binary: {error}"),
-        hint: "ENTRYPOINT should name the compiled service".into(),
-    })?;
-    let machine = goblin::elf::header::machine_to_str(elf.header.e_machine);
-    if elf.header.e_machine != goblin::elf::header::EM_AARCH64 {
-        return found(
-            format!("{path} in the image built for {ARM64} is a binary for {machine}, not AArch64"),
-            "the Rust target must follow TARGETARCH (arm64 → aarch64-unknown-linux-musl), not the \
-             machine that builds (`uname -m` in a build stage on $BUILDPLATFORM names that one)",
-        );
-    }
-    if elf.interpreter.is_some() || !elf.libraries.is_empty() {
-        return found(
-            format!("{path} in the arm64 image is dynamically linked"),
-            "build for the musl target and link with rust-lld: the aarch64 binary must be static",
-        );
-    }
+    let machine = static_binary_for(
+        ARM64,
+        &format!("the image built for {ARM64}"),
+        &path,
+        &bytes,
+    )?;
     Ok(Some(format!(
         "static {machine}, {:.2} MB, built in {:.1} s",
         arm64.size_mb(),
@@ -194,14 +182,12 @@ pub fn builds_one_multi_platform_image(image: &Image) -> Result<Passed> {
             );
         }
         let bytes = docker::CreatedContainer::create_for(&tag, platform)?.copy_out(&path)?;
-        let (machine, name) = static_machine(&bytes, &path, platform)?;
-        if Some(machine) != machine_of(platform).map(|(machine, _)| machine) {
-            return found(
-                format!("{path} in {tag}'s {platform} image is a binary for {name}"),
-                "each platform's build must compile for that platform: take the Rust target \
-                 from TARGETARCH, not from the build machine",
-            );
-        }
+        let name = static_binary_for(
+            platform,
+            &format!("{tag}'s {platform} image"),
+            &path,
+            &bytes,
+        )?;
         shown.push(format!("{platform} {name}"));
     }
     Ok(Some(format!(
@@ -279,29 +265,43 @@ fn binary_path(image: &Image) -> Result<String> {
     Ok(image.files()?.resolve(&path).unwrap_or(path))
 }
 
-/// The ELF machine of a static binary and its name; an error if it is not a static ELF.
-fn static_machine(bytes: &[u8], path: &str, platform: &str) -> Result<(u16, String)> {
+/// That `bytes`, the file `path` of `image` (its words: "the linux/arm64 image"), is a
+/// static executable for `platform`'s machine; that machine's name.
+pub fn static_binary_for(
+    platform: &str,
+    image: &str,
+    path: &str,
+    bytes: &[u8],
+) -> Result<&'static str> {
+    let (machine, name) = machine_of(platform)
+        .ok_or_else(|| Error::Harness(format!("no ELF machine known for {platform}")))?;
     let elf = goblin::elf::Elf::parse(bytes).map_err(|error| Error::Found {
-        found: format!("{path} in the {platform} image is not an ELF executable: {error}"),
-        hint: "COPY the binary the build stage made for this platform".into(),
+        found: format!("{path} in {image} is not an ELF executable: {error}"),
+        hint: "ENTRYPOINT should name the compiled service, and the final stage COPY the \
+               binary the build stage made for this platform"
+            .into(),
     })?;
-    if elf.interpreter.is_some() || !elf.libraries.is_empty() {
+    if elf.header.e_machine != machine {
         return found(
-            format!("{path} in the {platform} image is dynamically linked"),
+            format!(
+                "{path} in {image} is a binary for {}, not {name}",
+                goblin::elf::header::machine_to_str(elf.header.e_machine)
+            ),
+            "the Rust target must follow TARGETARCH (arm64 → aarch64-unknown-linux-musl), not the \
+             machine that builds (`uname -m` in a build stage on $BUILDPLATFORM names that one)",
+        );
+    }
+    if let Some(interpreter) = elf.interpreter {
+        return found(
+            format!("{path} in {image} asks for the loader {interpreter}: it is not static"),
             "build for each platform's musl target",
         );
     }
-    let machine = elf.header.e_machine;
-    Ok((machine, machine_of_elf(machine)))
-}
-
-/// The name of an ELF machine, as this workshop writes it.
-fn machine_of_elf(machine: u16) -> String {
-    BOTH.iter()
-        .filter_map(|platform| machine_of(platform))
-        .find(|(known, _)| *known == machine)
-        .map_or_else(
-            || goblin::elf::header::machine_to_str(machine).to_string(),
-            |(_, name)| name.to_string(),
-        )
+    if !elf.libraries.is_empty() {
+        return found(
+            format!("{path} in {image} is dynamically linked"),
+            "build for each platform's musl target",
+        );
+    }
+    Ok(name)
 }

@@ -9,12 +9,13 @@ use super::super::docker;
 use super::super::error::{Error, Result, found};
 use super::super::image::Image;
 use super::super::publish::{Signer, dockerfile_place, head_commit};
-use super::super::registry::{Published, Registry, short_digest};
+use super::super::published::{Published, short_digest};
+use super::super::registry::Registry;
 use super::super::results::human_size;
 use super::super::running::{Running, hardened, request};
 use super::super::step::Step;
 use super::Passed;
-use super::platform::machine_of;
+use super::platform::static_binary_for;
 use super::supply_chain::{SBOM_STAGE, embedded_crates, read_sbom};
 
 /// The label that names the commit an image is built from (an OCI annotation key).
@@ -83,30 +84,12 @@ pub fn pushes_one_multi_platform_index(step: &Step, image: &Image) -> Result<Pas
             );
         }
         let (path, bytes) = pushed_binary(image, published, digest)?;
-        let elf = goblin::elf::Elf::parse(&bytes).map_err(|error| Error::Found {
-            found: format!("{path} in the {platform} image is not an ELF executable: {error}"),
-            hint: "COPY the binary the build stage made for this platform".into(),
-        })?;
-        let (machine, machine_name) = machine_of(platform)
-            .ok_or_else(|| Error::Harness(format!("no ELF machine known for {platform}")))?;
-        if elf.header.e_machine != machine {
-            return found(
-                format!(
-                    "the {platform} image holds a {} binary, not an {machine_name} one",
-                    goblin::elf::header::machine_to_str(elf.header.e_machine)
-                ),
-                "each platform's build must compile for that platform: take the Rust target \
-                 from TARGETARCH, not from the build machine",
-            );
-        }
-        if let Some(interpreter) = elf.interpreter {
-            return found(
-                format!(
-                    "the {platform} binary asks for the loader {interpreter}: it is not static"
-                ),
-                "build for the musl target of each platform",
-            );
-        }
+        static_binary_for(
+            platform,
+            &format!("the pushed {platform} image"),
+            &path,
+            &bytes,
+        )?;
         let compressed = published.compressed_size(digest)?;
         shown.push(format!("{platform} {}", human_size(compressed)));
     }
