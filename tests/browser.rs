@@ -27,6 +27,7 @@ const SCREENSHOTS: &[&str] = &[
     "introduction.html",
     "06-static-scratch.html",
     "08-production.html",
+    "10-cross-platform.html",
     "results.html",
     "go-to-rust.html",
     "12-allocator.html",
