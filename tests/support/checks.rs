@@ -95,12 +95,7 @@ impl Check {
 /// The service binary of `image` (the path ENTRYPOINT/CMD runs) and its bytes, or
 /// what a learner should fix when there is none.
 fn the_service_binary(image: &Image) -> Result<(String, Vec<u8>)> {
-    let Some(path) = image.service_binary()? else {
-        return super::error::found(
-            "cannot find the service binary from ENTRYPOINT/CMD",
-            "use the exec form, with the binary's absolute path",
-        );
-    };
+    let path = service_binary_path(image)?;
     match image.binary_bytes(&path)? {
         Some(bytes) => Ok((path, bytes)),
         None => super::error::found(
@@ -108,6 +103,14 @@ fn the_service_binary(image: &Image) -> Result<(String, Vec<u8>)> {
             "COPY the binary to the path your ENTRYPOINT names",
         ),
     }
+}
+
+/// The path ENTRYPOINT/CMD runs, or what a learner should fix when none is found.
+fn service_binary_path(image: &Image) -> Result<String> {
+    image.service_binary()?.ok_or_else(|| Error::Found {
+        found: "cannot find the service binary from ENTRYPOINT/CMD".into(),
+        hint: "use the exec form, with the binary's absolute path".into(),
+    })
 }
 
 /// One check's result in a report.

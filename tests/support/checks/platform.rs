@@ -258,10 +258,7 @@ pub fn linker_of(binary: &[u8]) -> Option<String> {
 /// The path of the service binary, through any symbolic links, read from the image of
 /// this machine's platform (ENTRYPOINT is the same in every platform's image).
 fn binary_path(image: &Image) -> Result<String> {
-    let path = image.service_binary()?.ok_or_else(|| Error::Found {
-        found: "cannot find the service binary from ENTRYPOINT/CMD".into(),
-        hint: "use the exec form, with the binary's absolute path".into(),
-    })?;
+    let path = super::service_binary_path(image)?;
     Ok(image.files()?.resolve(&path).unwrap_or(path))
 }
 

@@ -37,10 +37,7 @@ fn published<'a>(step: &Step, image: &'a Image) -> Result<&'a Published> {
 /// The service binary of the image `digest` in the registry: the path the local image's
 /// ENTRYPOINT names, read from the pushed layers.
 fn pushed_binary(image: &Image, published: &Published, digest: &str) -> Result<(String, Vec<u8>)> {
-    let path = image.service_binary()?.ok_or_else(|| Error::Found {
-        found: "cannot find the service binary from ENTRYPOINT/CMD".into(),
-        hint: "use the exec form, with the binary's absolute path".into(),
-    })?;
+    let path = super::service_binary_path(image)?;
     match published.file(digest, &path)? {
         Some(bytes) => Ok((path, bytes)),
         None => found(
