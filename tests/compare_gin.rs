@@ -1,12 +1,8 @@
-//! The original article's Go/gin service (compare/gin/), built the article's way
-//! into scratch, as written and in gin's release mode: each builds, answers PONG, and
-//! is the size the book's comparison shows. `instructor compare` measures them beside
-//! our final image.
-mod support;
+//! The original article's Go/gin service builds, answers PONG and is the size the book shows.
+//! Runs workshop/tests/compare_gin.rs (`cargo workshop` and the harness are a package of their own).
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_articles_go_service_builds_and_answers() {
-    for contender in support::contenders::Contender::go_images().unwrap() {
-        contender.assert_answers_as_the_book_shows().await;
-    }
+#[test]
+fn the_articles_go_images_build_and_answer() {
+    workshop::run("compare_gin");
 }

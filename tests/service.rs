@@ -13,6 +13,51 @@ struct Service {
     port: u16,
     /// Kept open: ping prints "stopped" when it ends (`close_stdout` tries the other case).
     stdout: Option<BufReader<ChildStdout>>,
+    /// The line it printed when it started listening.
+    started: String,
+    /// What it printed on stderr, read as it comes.
+    stderr: Stderr,
+}
+
+/// A process's stderr, read by a thread of its own as it comes (so the pipe never
+/// fills), the first 64 KiB kept.
+#[derive(Clone, Default)]
+struct Stderr(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Stderr {
+    fn of(child: &mut Child) -> Stderr {
+        let said = Stderr::default();
+        if let Some(mut stream) = child.stderr.take() {
+            let kept = said.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut chunk) {
+                    if read == 0 {
+                        break;
+                    }
+                    let mut text = kept.0.lock().unwrap();
+                    if text.len() < 64 << 10 {
+                        text.push_str(&String::from_utf8_lossy(&chunk[..read]));
+                    }
+                }
+            });
+        }
+        said
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// A panic's message, if the process printed one. The image's build aborts on a
+    /// panic (panic = "abort"); this debug build unwinds, and hyper closes the connection
+    /// of a handler that panicked, an answer the tests would otherwise allow.
+    fn panic(&self) -> Option<String> {
+        let text = self.text();
+        text.lines()
+            .find(|line| line.contains("panicked at"))
+            .map(|line| line.to_string())
+    }
 }
 
 impl Service {
@@ -22,10 +67,21 @@ impl Service {
     /// probing the port would then reach the other test's server. So wait for ping's own
     /// "listening on" line instead, and try another port if ping says the port is taken.
     fn start() -> Service {
+        Service::start_with("")
+    }
+
+    /// `start`, the shell commands `ulimits` run first (`ulimit -Sn 1024`), in the shell
+    /// that then becomes ping.
+    fn start_with(ulimits: &str) -> Service {
         let mut refused = Vec::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new(cargo_bin("ping"))
+            let mut child = Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("{ulimits} exec \"$0\""),
+                    &cargo_bin("ping").display().to_string(),
+                ])
                 .env("PORT", port.to_string())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -35,10 +91,13 @@ impl Service {
             let mut line = String::new();
             stdout.read_line(&mut line).expect("read ping's stdout");
             if line.starts_with("ping: listening on") {
+                let stderr = Stderr::of(&mut child);
                 return Service {
                     child,
                     port,
                     stdout: Some(stdout),
+                    started: line.trim_end().to_string(),
+                    stderr,
                 };
             }
             // No line: ping ended before listening. Only a taken port is worth another try.
@@ -60,10 +119,6 @@ impl Service {
     /// Closes the reading end of ping's stdout, as a log collector that died would.
     fn close_stdout(&mut self) {
         self.stdout = None;
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Sends `signal` at once (no `kill` process in between: the tests are about timing).
@@ -102,51 +157,111 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+/// `method path` on a connection of its own, closed by the answer: its status and body.
+fn request(service: &Service, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", service.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    let status = answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3)?.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP/1.1 answer: {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, body.to_string())
 }
 
-async fn get(url: &str) -> (u16, String) {
-    let response = client().get(url).send().await.expect("request");
-    (response.status().as_u16(), response.text().await.unwrap())
+fn get(service: &Service, path: &str) -> (u16, String) {
+    request(service, "GET", path)
 }
 
-#[tokio::test]
-async fn get_ping_answers_pong() {
+/// The open-files limit of a running process, soft and hard, as /proc shows it.
+fn open_files_limit(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read /proc limits");
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("an open-files line");
+    let mut words = line.split_whitespace().skip(3);
+    let soft = words.next().unwrap_or_default().to_string();
+    (soft, words.next().unwrap_or_default().to_string())
+}
+
+/// What a container gets on Docker Engine 25+ and containerd 2: 1,024 open files soft, a
+/// higher hard limit. The service raises its soft limit to hold its 2,048 connections.
+#[test]
+fn it_raises_a_soft_open_files_limit_of_1024_to_hold_its_connections() {
+    let hard = Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .expect("sh");
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_string();
+    assert!(
+        hard == "unlimited" || hard.parse::<u64>().is_ok_and(|hard| hard >= 2112),
+        "this test needs a hard open-files limit of at least 2112, this shell has {hard}: \
+         raise it (`ulimit -Hn 4096` as root) and rerun"
+    );
+    let service = Service::start_with("ulimit -Sn 1024 &&");
+    assert_eq!(
+        service.started,
+        format!(
+            "ping: listening on http://0.0.0.0:{}, at most 2048 connections",
+            service.port
+        )
+    );
+    assert_eq!(open_files_limit(service.child.id()).0, "2112");
+}
+
+/// Under a hard limit of 1,024 no raise fits: the service holds what the limit allows
+/// and says so when it starts.
+#[test]
+fn under_a_hard_open_files_limit_of_1024_it_says_its_lower_cap() {
+    let service = Service::start_with("ulimit -Sn 1024 && ulimit -Hn 1024 &&");
+    assert_eq!(
+        service.started,
+        format!(
+            "ping: listening on http://0.0.0.0:{}, at most 960 connections: the open-files \
+             limit is too low for 2048 (docker run --ulimit nofile=4096)",
+            service.port
+        )
+    );
+    assert_eq!(
+        open_files_limit(service.child.id()),
+        ("1024".into(), "1024".into())
+    );
+    assert_eq!(get(&service, "/ping"), (200, "PONG".to_string()));
+}
+
+#[test]
+fn get_ping_answers_pong() {
     let service = Service::start();
-    assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
+    assert_eq!(get(&service, "/ping"), (200, "PONG".to_string()));
 }
 
-#[tokio::test]
-async fn unknown_paths_are_404() {
+#[test]
+fn unknown_paths_are_404() {
     let service = Service::start();
-    assert_eq!(get(&service.url("/")).await.0, 404);
-    assert_eq!(get(&service.url("/pong")).await.0, 404);
+    assert_eq!(get(&service, "/").0, 404);
+    assert_eq!(get(&service, "/pong").0, 404);
 }
 
-#[tokio::test]
-async fn other_methods_on_ping_are_405() {
+#[test]
+fn other_methods_on_ping_are_405() {
     let service = Service::start();
-    for method in [
-        reqwest::Method::POST,
-        reqwest::Method::PUT,
-        reqwest::Method::DELETE,
-    ] {
-        let response = client()
-            .request(method.clone(), service.url("/ping"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 405, "{method} /ping");
+    for method in ["POST", "PUT", "DELETE"] {
+        assert_eq!(request(&service, method, "/ping").0, 405, "{method} /ping");
     }
 }
 
-#[tokio::test]
-async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
+#[test]
+fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
     let service = Service::start();
     let mut stream = TcpStream::connect(("127.0.0.1", service.port)).unwrap();
     stream
@@ -159,7 +274,12 @@ async fn a_malformed_request_gets_400_and_the_server_keeps_serving() {
         answer.starts_with("HTTP/1.1 400"),
         "expected a 400 answer, got {answer:?} ({read:?})"
     );
-    assert_eq!(get(&service.url("/ping")).await, (200, "PONG".to_string()));
+    // Read to the end within the timeout: the service closed the connection after it.
+    assert!(
+        read.is_ok(),
+        "after the 400 the connection stayed open: {read:?}"
+    );
+    assert_eq!(get(&service, "/ping"), (200, "PONG".to_string()));
 }
 
 #[test]
@@ -439,6 +559,36 @@ fn request_heads_around_the_limits_get_only_allowed_answers() {
         "{} boundary inputs (twice each) and {mutated} mutations: {seen:?}",
         inputs.len()
     );
+    assert_eq!(
+        service.stderr.panic(),
+        None,
+        "the service panicked on one of the inputs"
+    );
+}
+
+/// The fuzz fails on a panic, however the connection ended: here a process that only
+/// prints one, as the service's handler would before hyper closed its connection.
+#[test]
+fn a_panic_on_stderr_is_seen() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "echo \"thread 'tokio-runtime-worker' panicked at src/main.rs:1:1:\" >&2",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Stderr::of(&mut child);
+    child.wait().unwrap();
+    let started = Instant::now();
+    while stderr.panic().is_none() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        stderr
+            .panic()
+            .is_some_and(|line| line.contains("panicked at src/main.rs"))
+    );
 }
 
 /// The first status of each answer the service gave to `input`, or None for a clean
@@ -482,6 +632,9 @@ fn try_input(service: &Service, input: &[u8], delivery: Delivery) -> Result<Opti
                 String::from_utf8_lossy(&answer)
             ));
         }
+    }
+    if let Some(panic) = service.stderr.panic() {
+        return Err(format!("the service panicked: {panic}"));
     }
     let statuses = statuses_of(&answer);
     if let Some(status) = statuses.iter().find(|status| !ALLOWED.contains(status)) {

@@ -1,9 +1,9 @@
 //! Step 01: one stage, everything in. The problem is real: toolchain, source and build tree ship.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_naive_image_ships_toolchain_source_and_build_tree() {
-    support::Step::get("01-naive").assert_teaches().await;
+#[test]
+fn the_naive_image_ships_toolchain_source_and_build_tree() {
+    workshop::run("01-naive");
 }

@@ -1,11 +1,9 @@
 //! Step 05: dependencies in their own layer. A source-only change reuses it from the cache.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_source_change_reuses_the_dependency_layer() {
-    support::Step::get("05-dependency-cache")
-        .assert_teaches()
-        .await;
+#[test]
+fn a_source_change_reuses_the_dependency_layer() {
+    workshop::run("05-dependency-cache");
 }

@@ -1,9 +1,9 @@
 //! Step 07: a size-tuned cargo profile. The same scratch image, a smaller binary.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_dist_profile_makes_the_binary_smaller() {
-    support::Step::get("07-size-profile").assert_teaches().await;
+#[test]
+fn the_dist_profile_makes_the_binary_smaller() {
+    workshop::run("07-size-profile");
 }

@@ -2,9 +2,9 @@
 //! manifests recompiles the service alone.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_change_recompiles_only_what_it_touches() {
-    support::Step::get("09-cache-mounts").assert_teaches().await;
+#[test]
+fn a_change_recompiles_only_what_it_touches() {
+    workshop::run("09-cache-mounts");
 }

@@ -2,11 +2,9 @@
 //! the build stage native, and the arm64 image answers under emulation.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn one_dockerfile_builds_for_amd64_and_arm64() {
-    support::Step::get("10-cross-platform")
-        .assert_teaches()
-        .await;
+#[test]
+fn one_dockerfile_builds_for_amd64_and_arm64() {
+    workshop::run("10-cross-platform");
 }

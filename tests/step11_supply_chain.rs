@@ -2,9 +2,9 @@
 //! build exports an SBOM.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_binary_says_which_crates_it_contains() {
-    support::Step::get("11-supply-chain").assert_teaches().await;
+#[test]
+fn the_binary_says_which_crates_it_contains() {
+    workshop::run("11-supply-chain");
 }

@@ -2,9 +2,9 @@
 //! cross-compiled by clang for either platform.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_binary_allocates_with_mimalloc() {
-    support::Step::get("12-allocator").assert_teaches().await;
+#[test]
+fn the_binary_allocates_with_mimalloc() {
+    workshop::run("12-allocator");
 }

@@ -3,9 +3,9 @@
 //! traced to its commit, and run by digest.
 //! Its checks and size comparisons are listed in its step.toml; `cargo workshop check`
 //! runs the same checks on a learner's file.
-mod support;
+mod workshop;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn one_signed_reproducible_index_for_two_platforms() {
-    support::Step::get("13-publish").assert_teaches().await;
+#[test]
+fn one_signed_reproducible_index_for_two_platforms() {
+    workshop::run("13-publish");
 }
