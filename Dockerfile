@@ -5,14 +5,19 @@ FROM --platform=$BUILDPLATFORM rust:1.95-slim-trixie AS build
 # dependency list (crates and versions) in the binary, for scanners to read.
 RUN --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo install cargo-auditable --version 0.7.7 --locked
-# The platform the image is for: `docker build --platform` sets it.
+# mimalloc is C. clang compiles it for the image's platform on any build
+# machine: one compiler, every architecture, so it is installed before
+# TARGETARCH is declared, once for all platforms.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends clang \
+ && rm -rf /var/lib/apt/lists/*
+# The platform the image is for: `docker build --platform` sets it, and every
+# instruction from here on runs once per platform.
 ARG TARGETARCH
-# mimalloc is C. clang compiles it for the image's platform on any build machine
-# (one compiler, every architecture), against musl's headers for that platform:
-# Debian's musl-dev for TARGETARCH, unpacked as a sysroot, never installed.
+# musl's headers for that platform: Debian's musl-dev for TARGETARCH,
+# unpacked as a sysroot for clang, never installed.
 RUN dpkg --add-architecture "$TARGETARCH" \
  && apt-get update \
- && apt-get install -y --no-install-recommends clang \
  && cd /tmp && apt-get download "musl-dev:$TARGETARCH" \
  && dpkg-deb -x musl-dev_*.deb musl && mkdir -p /musl/usr \
  && mv musl/usr/include/*-linux-musl /musl/usr/include \
@@ -54,9 +59,14 @@ RUN touch --date="@$SOURCE_DATE_EPOCH" /ping
 
 # An SBOM (CycloneDX JSON) of what the binary is built from, on demand:
 #   docker build --target sbom --output type=local,dest=sbom …
-FROM build AS sbom-build
+# Its tool is compiled in a stage of its own, from the base image: once, however
+# the build stage changes.
+FROM --platform=$BUILDPLATFORM rust:1.95-slim-trixie AS sbom-tool
 RUN --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo install cargo-cyclonedx --version 0.5.9 --locked
+
+FROM build AS sbom-build
+COPY --from=sbom-tool /usr/local/cargo/bin/cargo-cyclonedx /usr/local/bin/
 RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=Cargo.lock,target=Cargo.lock \
     --mount=type=bind,source=src,target=src \
@@ -68,17 +78,13 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
 FROM scratch AS sbom
 COPY --from=sbom-build /ping.cdx.json /
 
-FROM scratch
-# Where the source lives; set it when you build:
-#   --build-arg SOURCE_URL="$(git remote get-url origin)"
-ARG SOURCE_URL=https://example.com/ping-workshop
-# The commit it is built from: --build-arg REVISION="$(git rev-parse HEAD)"
-ARG REVISION
+# The image's stage, named: the publish command builds it again whatever the
+# build cache holds (--no-cache-filter image), so its COPY cannot come from
+# another build's layer with the same /ping and another file time.
+FROM scratch AS image
 # Labels tell registries and scanners what this image is (OCI annotation keys).
 LABEL org.opencontainers.image.title="ping" \
       org.opencontainers.image.description="GET /ping answers PONG" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=build /ping /ping
 # A numeric user, not root: scratch has no /etc/passwd to look a name up in, and

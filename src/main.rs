@@ -40,6 +40,10 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// costs about 15 KiB idle (hyper's 8 KiB read and write buffers), 20 KiB
 /// with an unfinished 8 KiB head: 2,048 of those fit in `--memory 64m`.
 const MAX_CONNECTIONS: usize = 2048;
+/// Open files besides the connections: the listener, standard output and
+/// error, tokio's epoll and wakers, the signal pipe. Each connection is one
+/// more, so the service needs MAX_CONNECTIONS + SPARE_FILES open files.
+const SPARE_FILES: usize = 64;
 /// The request line and headers together: a longer head gets 431. 8 KiB is
 /// hyper's smallest limit and its first read buffer: no head makes it grow.
 const HEAD_LIMIT: usize = 8 * 1024;
@@ -146,6 +150,37 @@ fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: open_files
+/// The connections the service can hold: MAX_CONNECTIONS, once the soft
+/// open-files limit is raised to fit them. Docker Engine 25+ and containerd
+/// 2 give a container 1,024 open files (soft) and 524,288 (hard): past about
+/// 1,000 connections `accept` would fail, silently. Raising the soft limit up
+/// to the hard one needs no privilege (Go's runtime does it at start; Rust's
+/// std does not). Under a lower hard limit the cap is lowered to fit, and
+/// the start line says so.
+fn connection_cap() -> usize {
+    let needed = (MAX_CONNECTIONS + SPARE_FILES) as libc::rlim_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if !read || limit.rlim_cur >= needed {
+        return MAX_CONNECTIONS;
+    }
+    limit.rlim_cur = needed.min(limit.rlim_max);
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        // Not raised: what the soft limit leaves.
+        limit.rlim_cur = needed.min(limit.rlim_cur);
+    }
+    (limit.rlim_cur as usize)
+        .saturating_sub(SPARE_FILES)
+        .clamp(1, MAX_CONNECTIONS)
+}
+// ANCHOR_END: open_files
+
 // ANCHOR: runtime
 /// Runs the server on `workers` threads and at most one blocking-pool thread:
 /// with the main thread, `workers + 2` at most, whatever the host.
@@ -187,9 +222,10 @@ async fn listen_and_serve(port: u16) -> ExitCode {
     let fuse = FuseConfig::default()
         .with_http1_header_timeout(HEADER_TIMEOUT)
         .with_write_stall_timeout(WRITE_STALL_TIMEOUT);
+    let connections = connection_cap();
     let mut server = Server::new(acceptor)
         .fuse_config(fuse)
-        .max_connections(MAX_CONNECTIONS);
+        .max_connections(connections);
     server
         .http1_mut()
         .max_buf_size(HEAD_LIMIT)
@@ -213,7 +249,16 @@ async fn listen_and_serve(port: u16) -> ExitCode {
     });
 
     // ANCHOR_END: shutdown
-    say(format_args!("ping: listening on http://{addr}"));
+    if connections < MAX_CONNECTIONS {
+        say(format_args!(
+            "ping: listening on http://{addr}, at most {connections} connections: the \
+             open-files limit is too low for {MAX_CONNECTIONS} (docker run --ulimit nofile=4096)"
+        ));
+    } else {
+        say(format_args!(
+            "ping: listening on http://{addr}, at most {connections} connections"
+        ));
+    }
     server.serve(router()).await;
     say(format_args!("ping: stopped"));
     ExitCode::SUCCESS

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the workshop's base images exist in your local Docker:
 #   debian:trixie-slim   rust:1.95-slim-trixie   rust:1.95-trixie
+#   debian:bullseye-slim (only chapter 04's exercise: a runtime with an older glibc)
 # An image you already have is kept. A missing one is pulled from Docker Hub or,
 # when that is impossible (no registry, rate limits, an air-gapped room), built
 # locally the way the official images are: Debian from its package archive with
@@ -21,6 +22,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 suite=trixie
 rust_version=1.95.0
 debian_image="debian:${suite}-slim"
+older_suite=bullseye
+older_debian_image="debian:${older_suite}-slim"
 rust_slim_image="rust:${rust_version%.*}-slim-${suite}"
 rust_full_image="rust:${rust_version%.*}-${suite}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -34,7 +37,7 @@ for arg in "$@"; do
     case "$arg" in
         --offline) offline=true ;;
         --rebuild) rebuild=true; offline=true ;;
-        -h|--help) sed -n '2,17p' "$0" | grep -v ANCHOR | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | grep -v ANCHOR | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "prepare.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -67,7 +70,8 @@ present_or_pulled() {
     return 1
 }
 
-build_debian() {
+build_debian() { # build_debian IMAGE SUITE
+    local debian_image="$1" suite="$2"
     command -v debootstrap >/dev/null \
         || fail "building $debian_image needs debootstrap (Debian/Ubuntu: 'sudo apt-get install debootstrap')."
     [ "$(id -u)" = 0 ] || fail "building $debian_image with debootstrap needs root: rerun with sudo."
@@ -134,13 +138,14 @@ build_rust() { # build_rust IMAGE DOCKERFILE BASE
 }
 
 started=$SECONDS
-present_or_pulled "$debian_image" || build_debian
+present_or_pulled "$debian_image" || build_debian "$debian_image" "$suite"
+present_or_pulled "$older_debian_image" || build_debian "$older_debian_image" "$older_suite"
 present_or_pulled "$rust_slim_image" || build_rust "$rust_slim_image" rust.Dockerfile "$debian_image"
 present_or_pulled "$rust_full_image" || build_rust "$rust_full_image" rust-full.Dockerfile "$rust_slim_image"
 
-for image in "$debian_image" "$rust_slim_image" "$rust_full_image"; do
+for image in "$debian_image" "$rust_slim_image" "$rust_full_image" "$older_debian_image"; do
     have "$image" || fail "$image is still missing after preparing it."
 done
 docker run --rm "$rust_slim_image" cargo --version >/dev/null \
     || fail "$rust_slim_image is present but 'cargo --version' does not run in it."
-say "base images ready in $((SECONDS - started)) s: $debian_image $rust_slim_image $rust_full_image"
+say "base images ready in $((SECONDS - started)) s: $debian_image $rust_slim_image $rust_full_image $older_debian_image"

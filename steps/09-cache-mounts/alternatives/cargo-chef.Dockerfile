@@ -27,10 +27,8 @@ RUN cargo build --profile dist --locked \
 
 # The final stage is step 09's.
 FROM scratch
-ARG SOURCE_URL=https://example.com/ping-workshop
 LABEL org.opencontainers.image.title="ping" \
       org.opencontainers.image.description="GET /ping answers PONG" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=build /ping /ping
 USER 65532:65532

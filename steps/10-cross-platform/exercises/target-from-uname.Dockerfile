@@ -31,13 +31,9 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
 
 FROM scratch
-# Where the source lives; set it when you build:
-#   --build-arg SOURCE_URL="$(git remote get-url origin)"
-ARG SOURCE_URL=https://example.com/ping-workshop
 # Labels tell registries and scanners what this image is (OCI annotation keys).
 LABEL org.opencontainers.image.title="ping" \
       org.opencontainers.image.description="GET /ping answers PONG" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 COPY --from=build /ping /ping
 # A numeric user, not root: scratch has no /etc/passwd to look a name up in, and
