@@ -477,10 +477,15 @@ pub fn on_this_machine(yours: &Step) -> String {
     };
     format!(
         "On this machine the check runs {build}, stopped after {} min; then containers of your \
-         image (each labelled with this run, under 64 MB of memory where a check runs it \
-         locked down), and for step 13 a registry on 127.0.0.1 and cosign with a key pair \
-         made for this run. Ctrl-C stops the build and removes all of it.",
-        crate::build::build_limit().as_secs() / 60
+         image, each labelled with this run: open files {} soft (as real hosts give a \
+         container), the engine's hard limit; where a check runs it locked down, `{}`; one \
+         check holds it to one CPU, the others leave it the machine's {} CPUs. For step 13, a \
+         registry on 127.0.0.1 and cosign with a key pair made for this run. Ctrl-C stops \
+         the build and removes all of it.",
+        crate::build::build_limit().as_secs() / 60,
+        crate::running::OPEN_FILES_SOFT,
+        crate::hardening::HARDENED_FLAGS.join(" "),
+        std::thread::available_parallelism().map_or(1, |cpus| cpus.get()),
     )
 }
 

@@ -163,48 +163,132 @@ pub struct TarEntry {
 
 impl Published {
     /// The entries of each layer of the image `digest`, by path, in layer order.
-    pub fn layer_entries(
-        &self,
-        digest: &str,
-    ) -> Result<Vec<std::collections::BTreeMap<String, TarEntry>>> {
-        let mut all = Vec::new();
-        for layer in self.layers(digest)? {
-            let mut entries = std::collections::BTreeMap::new();
-            let mut archive = tar::Archive::new(layer.as_slice());
-            for entry in archive
-                .entries()
-                .harness_with(|| format!("a layer of {digest}"))?
-                .flatten()
-            {
-                let mut entry = entry;
-                let header = entry.header().clone();
-                let name = entry
-                    .path()
-                    .map(|name| format!("/{}", name.to_string_lossy().trim_start_matches("./")))
-                    .unwrap_or_default();
-                let mut bytes = Vec::new();
-                let _ = entry.read_to_end(&mut bytes);
-                let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-                for byte in &bytes {
-                    hash ^= u64::from(*byte);
-                    hash = hash.wrapping_mul(0x100_0000_01b3);
-                }
-                entries.insert(
-                    name,
-                    TarEntry {
-                        mode: header.mode().unwrap_or(0),
-                        uid: header.uid().unwrap_or(0),
-                        gid: header.gid().unwrap_or(0),
-                        mtime: header.mtime().unwrap_or(0),
-                        content: hash,
-                        size: bytes.len() as u64,
-                    },
-                );
-            }
-            all.push(entries);
-        }
-        Ok(all)
+    pub fn layer_entries(&self, digest: &str) -> Result<Vec<Entries>> {
+        self.layers(digest)?
+            .iter()
+            .map(|layer| {
+                tar_entries(layer).map_err(|error| error.context(&format!("a layer of {digest}")))
+            })
+            .collect()
     }
+}
+
+/// A layer's entries, by path (`/ping`).
+pub type Entries = std::collections::BTreeMap<String, TarEntry>;
+
+/// The entries of one layer (an uncompressed tar), by path.
+pub fn tar_entries(layer: &[u8]) -> Result<Entries> {
+    let mut entries = Entries::new();
+    let mut archive = tar::Archive::new(layer);
+    for entry in archive
+        .entries()
+        .harness("reading a layer's tar")?
+        .flatten()
+    {
+        let mut entry = entry;
+        let header = entry.header().clone();
+        let name = entry
+            .path()
+            .map(|name| format!("/{}", name.to_string_lossy().trim_start_matches("./")))
+            .unwrap_or_default();
+        let mut bytes = Vec::new();
+        let _ = entry.read_to_end(&mut bytes);
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in &bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x100_0000_01b3);
+        }
+        entries.insert(
+            name,
+            TarEntry {
+                mode: header.mode().unwrap_or(0),
+                uid: header.uid().unwrap_or(0),
+                gid: header.gid().unwrap_or(0),
+                mtime: header.mtime().unwrap_or(0),
+                content: hash,
+                size: bytes.len() as u64,
+            },
+        );
+    }
+    Ok(entries)
+}
+
+/// What differs between the layers of two builds of one image, said so a learner can
+/// act on it: each path whose entry differs (its content, time, mode or owner, or that
+/// only one build has it), with the instruction that made its layer (`made_by`, the
+/// first build's, in layer order), and the way out. At most five paths are named.
+pub fn layers_differ(ours: &[Entries], theirs: &[Entries], made_by: &[String]) -> String {
+    let mut said = Vec::new();
+    for (at, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        let by = made_by.get(at).map_or(String::new(), |instruction| {
+            format!(", made by `{instruction}`")
+        });
+        for (path, entry) in a {
+            let what = match b.get(path) {
+                None => vec!["only in the pushed image".to_string()],
+                Some(again) if again == entry => continue,
+                Some(again) => {
+                    let mut what = Vec::new();
+                    if again.content != entry.content {
+                        what.push(format!(
+                            "content ({} bytes, {} rebuilt)",
+                            entry.size, again.size
+                        ));
+                    }
+                    if again.mtime != entry.mtime {
+                        what.push(format!(
+                            "time ({} pushed, {} rebuilt)",
+                            entry.mtime, again.mtime
+                        ));
+                    }
+                    if again.mode != entry.mode {
+                        what.push(format!("mode ({:o}, {:o} rebuilt)", entry.mode, again.mode));
+                    }
+                    if (again.uid, again.gid) != (entry.uid, entry.gid) {
+                        what.push(format!(
+                            "owner ({}:{}, {}:{} rebuilt)",
+                            entry.uid, entry.gid, again.uid, again.gid
+                        ));
+                    }
+                    what
+                }
+            };
+            said.push(format!("{path}: {}{by}", what.join(", ")));
+        }
+        for path in b.keys().filter(|path| !a.contains_key(*path)) {
+            said.push(format!("{path}: only in the rebuilt image{by}"));
+        }
+    }
+    if ours.len() != theirs.len() {
+        said.push(format!(
+            "the pushed image has {} layers, the rebuilt one {}",
+            ours.len(),
+            theirs.len()
+        ));
+    }
+    let way_out = if said.iter().any(|line| line.contains("time (")) {
+        "a file's time is the time the build wrote it: set it from SOURCE_DATE_EPOCH \
+         (`touch --date=@$SOURCE_DATE_EPOCH`) in the stage that makes it"
+    } else if said.iter().any(|line| line.contains("content (")) {
+        "the bytes differ: something the build writes is not a function of its inputs (a \
+         date or a path compiled in, a random order); SOURCE_DATE_EPOCH covers dates"
+    } else if said
+        .iter()
+        .any(|line| line.contains("mode (") || line.contains("owner ("))
+    {
+        "set modes and owners in the build (COPY --chmod, --chown), not from the machine"
+    } else {
+        "the two builds made different files: does a RUN depend on something outside the \
+         build context (the network, the date)?"
+    };
+    let more = said.len().saturating_sub(5);
+    said.truncate(5);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    format!("their layers differ: {}{more}. {way_out}", said.join("; "))
 }
 
 impl Drop for Published {

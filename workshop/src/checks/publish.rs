@@ -174,61 +174,7 @@ fn differs(published: &Published, one: &str, other: &str) -> Result<String> {
         published.layer_entries(other)?,
     );
     let made_by = layer_instructions(&published.config(one)?);
-    let mut said = Vec::new();
-    for (at, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        for (path, entry) in a {
-            let what = match b.get(path) {
-                None => vec!["only in the pushed image".to_string()],
-                Some(again) if again == entry => continue,
-                Some(again) => {
-                    let mut what = Vec::new();
-                    if again.content != entry.content {
-                        what.push(format!(
-                            "content ({} bytes, {} rebuilt)",
-                            entry.size, again.size
-                        ));
-                    }
-                    if again.mtime != entry.mtime {
-                        what.push(format!(
-                            "time ({} pushed, {} rebuilt)",
-                            entry.mtime, again.mtime
-                        ));
-                    }
-                    if again.mode != entry.mode {
-                        what.push(format!("mode ({:o}, {:o} rebuilt)", entry.mode, again.mode));
-                    }
-                    if (again.uid, again.gid) != (entry.uid, entry.gid) {
-                        what.push(format!(
-                            "owner ({}:{}, {}:{} rebuilt)",
-                            entry.uid, entry.gid, again.uid, again.gid
-                        ));
-                    }
-                    what
-                }
-            };
-            let by = made_by.get(at).map_or(String::new(), |instruction| {
-                format!(", made by `{instruction}`")
-            });
-            said.push(format!("{path}: {}{by}", what.join(", ")));
-        }
-        for path in b.keys().filter(|path| !a.contains_key(*path)) {
-            said.push(format!("{path}: only in the rebuilt image"));
-        }
-    }
-    let way_out = if said.iter().any(|line| line.contains("time (")) {
-        "a file's time is the time the build wrote it: set it from SOURCE_DATE_EPOCH \
-         (`touch --date=@$SOURCE_DATE_EPOCH`) in the stage that makes it"
-    } else if said.iter().any(|line| line.contains("content (")) {
-        "the bytes differ: something the build writes is not a function of its inputs (a \
-         date or a path compiled in, a random order); SOURCE_DATE_EPOCH covers dates"
-    } else {
-        "set modes and owners in the build (COPY --chmod, --chown), not from the machine"
-    };
-    said.truncate(5);
-    Ok(format!(
-        "their layers differ: {}. {way_out}",
-        said.join("; ")
-    ))
+    Ok(crate::published::layers_differ(&ours, &theirs, &made_by))
 }
 
 /// The instruction that made each layer of an image, from its config's history (the

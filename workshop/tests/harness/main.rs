@@ -792,3 +792,47 @@ fn a_registry_outlives_the_thread_that_started_it() {
         "the registry stopped with the thread that started it: {answer:?}"
     );
 }
+
+/// One layer's tar holding `/ping` with these bytes and this time, and `/etc/passwd`.
+fn layer_with_ping(bytes: &[u8], mtime: u64) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, content, time) in [
+        ("ping", bytes, mtime),
+        ("etc/passwd", &b"root:x:0:0\n"[..], 0),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o755);
+        header.set_mtime(time);
+        header.set_cksum();
+        tar.append_data(&mut header, path, content)
+            .expect("a tar entry");
+    }
+    tar.into_inner().expect("a tar")
+}
+
+/// When a rebuild gives another digest, the report names each path that differs, how,
+/// the instruction that made it and the way out; a path the same in both is not named.
+#[test]
+fn two_builds_layers_are_compared_path_by_path() {
+    let entries = |bytes: &[u8], mtime| {
+        vec![workshop::published::tar_entries(&layer_with_ping(bytes, mtime)).expect("entries")]
+    };
+    let made_by = vec!["COPY --from=build /ping /ping".to_string()];
+    let pushed = entries(b"binary", 1_700_000_000);
+
+    let later =
+        workshop::published::layers_differ(&pushed, &entries(b"binary", 1_700_000_099), &made_by);
+    assert!(
+        later.contains("/ping: time (1700000000 pushed, 1700000099 rebuilt), made by `COPY --from=build /ping /ping`")
+            && later.contains("SOURCE_DATE_EPOCH")
+            && !later.contains("/etc/passwd"),
+        "{later}"
+    );
+    let other =
+        workshop::published::layers_differ(&pushed, &entries(b"binary!", 1_700_000_000), &made_by);
+    assert!(
+        other.contains("/ping: content (6 bytes, 7 rebuilt)") && !other.contains("time ("),
+        "{other}"
+    );
+}
