@@ -114,6 +114,8 @@ impl Step {
             &[]
         };
         let tags: Vec<&String> = std::iter::once(&tag).chain(others).collect();
+        let names: Vec<&str> = tags.iter().map(|tag| tag.as_str()).collect();
+        let _naming = crate::locks::image_names(&names)?;
         let previous: Vec<Option<String>> = tags.iter().map(|tag| docker::image_id(tag)).collect();
 
         let started = Instant::now();

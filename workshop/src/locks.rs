@@ -1,8 +1,9 @@
 //! Locks between the workshop's processes on one machine (test files run side by side,
 //! a learner's check in two terminals): one check runs at a time, while builds run
-//! beside it; and the project's cache mounts are never emptied under a build that uses
-//! them. Each is a file under the system's temporary folder, held with flock(2), and
-//! released when its holder is dropped or its process ends, however it ends.
+//! beside it; one build at a time names an image; and the project's cache mounts are
+//! never emptied under a build that uses them. Each is a file under the system's
+//! temporary folder, held with flock(2), and released when its holder is dropped or its
+//! process ends, however it ends.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -33,6 +34,31 @@ pub fn cache_mounts_in_use() -> Result<Held> {
 /// Emptying cache mounts: waits until no build uses them.
 pub fn cache_mounts_emptied() -> Result<Held> {
     take_now("cache-mounts", FlockOperation::LockExclusive)
+}
+
+/// Builds that name these images (`ping:09-cache-mounts`): one at a time per name. Two
+/// builds that tag one name at once fail on the containerd image store (`image
+/// "docker.io/library/ping:09-cache-mounts": already exists`, when both create it), and
+/// one would remove the image the other just made as the old one. The second waits and
+/// finds the first's layers cached. Taken in one order, so two holders never wait for
+/// each other.
+pub fn image_names(names: &[&str]) -> Result<Vec<Held>> {
+    let mut files: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let safe: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            format!("image-{safe}")
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+        .iter()
+        .map(|file| take_now(file, FlockOperation::LockExclusive))
+        .collect()
 }
 
 async fn take(name: &'static str, how: FlockOperation) -> Result<Held> {

@@ -1855,7 +1855,7 @@ impl Terminal {
         let session = format!("ping-{name}-{}", std::process::id());
         let shell = format!("{command}; echo \"EXITED $?\"; sleep 600");
         let terminal = Terminal { session };
-        terminal.tmux(&[
+        terminal.tmux_ok(&[
             "new-session",
             "-d",
             "-s",
@@ -1866,16 +1866,34 @@ impl Terminal {
             "50",
             &shell,
         ]);
-        terminal.tmux(&["new-window", "-t", &terminal.session, "-d"]);
+        terminal.tmux_ok(&["new-window", "-t", &terminal.session, "-d"]);
         terminal
     }
 
+    /// tmux, on a server of this terminal's own (`-L`): tests run side by side, and one
+    /// server shared by their sessions exits when the last of them ends, under another
+    /// test's `new-session`.
     fn tmux(&self, args: &[&str]) -> String {
-        let output = std::process::Command::new("tmux")
+        let output = self.tmux_output(args);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn tmux_output(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.session])
             .args(args)
             .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+            .expect("tmux")
+    }
+
+    /// `tmux`, failing with what tmux said if it fails.
+    fn tmux_ok(&self, args: &[&str]) {
+        let output = self.tmux_output(args);
+        assert!(
+            output.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Everything window 0 has shown.
@@ -1933,9 +1951,7 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        let _ = self.tmux_output(&["kill-server"]);
     }
 }
 
