@@ -493,6 +493,29 @@ fn progress_shows_each_step_and_what_comes_next() {
     );
 }
 
+/// `cargo workshop` alone watches the step the learner is at: the first one their files
+/// do not pass. Steps 01 and 02 pass here and step 03 is not started, so it names step
+/// 03's file, and exits 2 without a build; with step 02's files
+/// removed, step 02's.
+#[test]
+fn the_tool_alone_watches_the_step_you_are_at() {
+    let yours = TempYours::new("bare");
+    for slug in ["01-naive", "02-slim-base"] {
+        std::fs::create_dir_all(yours.0.join(slug)).unwrap();
+        std::fs::write(yours.0.join(slug).join("Dockerfile"), "FROM rust").unwrap();
+        record_a_check(&yours.0, slug, false);
+    }
+    let printed = run_tool(&mut yours.tool(), 2);
+    assert_says(
+        &printed,
+        &["/03-builder-pattern/build.sh does not exist yet"],
+    );
+    // Step 02's files gone: it no longer passes, and it is the step the learner is at.
+    std::fs::remove_dir_all(yours.0.join("02-slim-base")).unwrap();
+    let printed = run_tool(&mut yours.tool(), 2);
+    assert_says(&printed, &["/02-slim-base/Dockerfile does not exist yet"]);
+}
+
 /// `cargo workshop progress` plans: the next step's minutes and those of the steps left
 /// (the book's estimates), and whether this machine has what the next step needs.
 #[test]
