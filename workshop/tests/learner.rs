@@ -2033,10 +2033,11 @@ fn watch_in_a_terminal_checks_each_save_and_stops_cleanly() {
 
 /// `cargo workshop check` stopped by Ctrl-C in a real terminal, once while its build runs
 /// and once while a check rebuilds in a private copy of the context with a container of
-/// its own to come: it exits 130, and nothing it started is left (the build's process,
-/// the run's containers, its private folders).
+/// its own to come, and by SIGTERM while its build runs: it exits 130 (143 for SIGTERM),
+/// and nothing it started is left (the build's process, the run's containers, its
+/// private folders).
 #[test]
-fn a_check_stopped_by_ctrl_c_mid_build_or_mid_check_leaves_nothing_behind() {
+fn a_check_stopped_by_ctrl_c_or_sigterm_mid_build_or_mid_check_leaves_nothing_behind() {
     let yours = TempYours::new("interrupted");
     let folder = yours.0.join("05-dependency-cache");
     std::fs::create_dir_all(&folder).unwrap();
@@ -2116,6 +2117,29 @@ fn a_check_stopped_by_ctrl_c_mid_build_or_mid_check_leaves_nothing_behind() {
     });
     terminal.interrupt();
     let text = terminal.wait_for("EXITED 130", 1, Duration::from_secs(60));
+    assert_says(&text, &["Stopped: removing what the check had under way"]);
+    gone_within("the build's `RUN sleep 317`", &sleeping);
+    assert_eq!(containers_of_run(&pid), 0, "{text}");
+    assert_eq!(folders_of_run(&pid), Vec::<String>::new(), "{text}");
+    drop(terminal);
+
+    // SIGTERM mid-build (a terminal closed, `kill`, a service manager) stops it the same
+    // way, and exits as a shell says a process SIGTERM stopped.
+    let terminal = Terminal::open("terminated-build", &check);
+    let text = terminal.wait_for("TOOL ", 1, Duration::from_secs(30));
+    let pid = pid_of(&text);
+    eventually(Duration::from_secs(600), sleeping, || {
+        format!(
+            "the build never reached `RUN sleep 317`:\n{}",
+            terminal.screen()
+        )
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success(), "kill -TERM {pid}");
+    let text = terminal.wait_for("EXITED 143", 1, Duration::from_secs(60));
     assert_says(&text, &["Stopped: removing what the check had under way"]);
     gone_within("the build's `RUN sleep 317`", &sleeping);
     assert_eq!(containers_of_run(&pid), 0, "{text}");

@@ -20,8 +20,9 @@ pub fn check(number: StepNumber, file: Option<PathBuf>, slow: bool) -> Result<Do
     let (step, yours) = prepare(number, file, slow)?;
     let runtime = tokio::runtime::Runtime::new().harness("a tokio runtime")?;
     stop_on_signal(&runtime);
-    let Some(report) = runtime.block_on(until_interrupted(checked(&step, yours.clone()))) else {
-        stop_everything();
+    let report = match runtime.block_on(until_interrupted(checked(&step, yours.clone()))) {
+        Ok(report) => report,
+        Err(signal) => stop_everything(signal),
     };
     finish(&step, &yours, &report);
     Ok(if report.passed() {
@@ -59,7 +60,7 @@ pub fn watch(number: Option<StepNumber>, file: Option<PathBuf>, slow: bool) -> R
                     println!("── waiting for your next save…");
                     tokio::select! {
                         () = changed(&folder, &seen) => {},
-                        () = interrupted() => stop_everything(),
+                        signal = interrupted() => stop_everything(signal),
                     }
                 }
                 () = changed(&folder, &seen) => {
@@ -69,7 +70,7 @@ pub fn watch(number: Option<StepNumber>, file: Option<PathBuf>, slow: bool) -> R
                     }
                     println!("── a file changed while checking: the check is stopped.");
                 }
-                () = interrupted() => stop_everything(),
+                signal = interrupted() => stop_everything(signal),
             }
         }
     })
@@ -269,8 +270,8 @@ async fn changed(folder: &Path, seen: &str) {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn interrupted() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, with its number.
+async fn interrupted() -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
     match (
         signal(SignalKind::interrupt()),
@@ -278,12 +279,18 @@ async fn interrupted() {
     ) {
         (Ok(mut interrupt), Ok(mut terminate)) => {
             tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
+                _ = interrupt.recv() => libc_signal::SIGINT,
+                _ = terminate.recv() => libc_signal::SIGTERM,
             }
         }
         _ => std::future::pending().await,
     }
+}
+
+/// The two signals' numbers on Linux: a process they stop exits 128 + the number.
+mod libc_signal {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
 }
 
 /// Ctrl-C or SIGTERM stops the run at once, from a task of its own on another thread: a
@@ -292,26 +299,30 @@ async fn interrupted() {
 /// (seen in the Ctrl-C test mid-rebuild).
 fn stop_on_signal(runtime: &tokio::runtime::Runtime) {
     runtime.spawn(async {
-        interrupted().await;
-        stop_everything();
+        let signal = interrupted().await;
+        stop_everything(signal);
     });
 }
 
-/// `work`, or None as soon as the process gets SIGINT (Ctrl-C) or SIGTERM.
-async fn until_interrupted<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
+/// `work`, or the signal's number as soon as the process gets SIGINT (Ctrl-C) or
+/// SIGTERM.
+async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, i32> {
     tokio::select! {
-        done = work => Some(done),
-        () = interrupted() => None,
+        done = work => Ok(done),
+        signal = interrupted() => Err(signal),
     }
 }
 
-/// Ctrl-C or SIGTERM: nothing the check started outlives it.
-fn stop_everything() -> ! {
+/// Ctrl-C or SIGTERM: nothing the check started outlives it. Exits as a shell reports a
+/// process the signal stopped: 130 for Ctrl-C, 143 for SIGTERM.
+fn stop_everything(signal: i32) -> ! {
     eprintln!("\nStopped: removing what the check had under way…");
     for removed in cleanup::interrupted() {
         eprintln!("  {removed}");
     }
-    std::process::exit(130);
+    std::process::exit(128 + signal);
 }
 
 /// A path as a learner reads it: relative to the repository when it is inside.
