@@ -1312,6 +1312,36 @@ async fn a_service_that_keeps_1024_open_files_holds_fewer_connections() {
     .await;
 }
 
+/// A cap lowered in the source (512 connections, with open files to spare): the service
+/// says it at start, and the finding names MAX_CONNECTIONS, not the open-files limit, nor
+/// a machine too busy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_with_a_lowered_connection_cap_holds_fewer_connections() {
+    the_service_edited_fails(
+        "lowered-connection-cap",
+        "s/^const MAX_CONNECTIONS: usize = 2048;$/const MAX_CONNECTIONS: usize = 512;/",
+        "holds_http_limits",
+        &[
+            "the service says it holds at most 512 connections, not 2048",
+            "is MAX_CONNECTIONS in src/main.rs still 2048?",
+        ],
+    )
+    .await;
+}
+
+/// A head limit raised in the source (128 KiB) lets a 70 kB path through: the check that
+/// sends one names the head limits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_with_a_raised_head_limit_takes_a_70_kb_path() {
+    the_service_edited_fails(
+        "raised-head-limit",
+        "s/^const HEAD_LIMIT: usize = 8 \\* 1024;$/const HEAD_LIMIT: usize = 128 * 1024;/",
+        "holds_http_limits",
+        &["a 70 kB path", "HEAD_LIMIT"],
+    )
+    .await;
+}
+
 /// Under a hard limit of 1,024 the final image cannot raise it: it says so, holds what
 /// fits, and the HTTP limits check names the lower cap.
 #[tokio::test(flavor = "multi_thread")]

@@ -95,15 +95,33 @@ async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held
             (most, grew) = (accepted, Instant::now());
         } else if waiting > 0 && grew.elapsed() > STALLED {
             drop(held);
+            // Open files to spare: the service stopped taking connections by its own cap.
+            let limit = running.open_files_limit().await.ok();
+            let files_to_spare = limit
+                .as_deref()
+                .and_then(|soft| soft.parse::<usize>().ok())
+                .is_some_and(|soft| soft > accepted + 64)
+                || limit.as_deref() == Some("unlimited");
+            let hint = if files_to_spare {
+                format!(
+                    "it had open files to spare: is MAX_CONNECTIONS in src/main.rs still \
+                     {MAX_CONNECTIONS}, and is it the cap the server is given?"
+                )
+            } else {
+                "each connection is an open file: is the service's open-files limit (1,024 \
+                 soft on most hosts) raised to fit MAX_CONNECTIONS when it starts?"
+                    .to_string()
+            };
             return found(
                 format!(
                     "the service took {accepted} of {IDLE_CONNECTIONS} connections and then \
                      stopped taking more, {waiting} of them waiting in its listen queue: it \
                      holds fewer connections than its cap{}",
-                    open_files_said(running).await
+                    limit
+                        .map(|soft| format!(" (its open-files limit: {soft})"))
+                        .unwrap_or_default()
                 ),
-                "each connection is an open file: is the service's open-files limit (1,024 \
-                 soft on most hosts) raised to fit MAX_CONNECTIONS when it starts?",
+                hint,
             );
         }
     };
@@ -135,16 +153,6 @@ async fn hold_once(running: &Running, address: &str, sent: &[u8]) -> Result<Held
 /// How long the service may take no connection from its queue before the check says it
 /// stopped taking them: it takes thousands a second.
 const STALLED: Duration = Duration::from_secs(1);
-
-/// What the container's open-files limit is, as its main process has it: `" (its
-/// open-files limit: 1024)"`, or nothing when it cannot be read.
-async fn open_files_said(running: &Running) -> String {
-    running
-        .open_files_limit()
-        .await
-        .map(|soft| format!(" (its open-files limit: {soft})"))
-        .unwrap_or_default()
-}
 
 /// The container is still running after `what` ("with 2000 connections open"): neither
 /// stopped nor OOM-killed under its memory limit.

@@ -160,9 +160,15 @@ pub async fn try_limits(running: &Running) -> Result<LimitsResult> {
                 "the service says it holds at most {cap} connections, not {MAX_CONNECTIONS} (its \
                  open-files limit: {soft}):\n{said}"
             ),
-            "each connection is an open file: does the service raise its soft open-files \
-             limit to fit MAX_CONNECTIONS when it starts, and does the container's hard \
-             limit allow it (`--ulimit nofile=…`)?",
+            if said.contains("open-files limit is too low") {
+                "each connection is an open file: does the service raise its soft open-files \
+                 limit to fit MAX_CONNECTIONS when it starts, and does the container's hard \
+                 limit allow it (`--ulimit nofile=…`)?"
+                    .to_string()
+            } else {
+                // Not lowered to fit the open-files limit: the source's own cap.
+                format!("is MAX_CONNECTIONS in src/main.rs still {MAX_CONNECTIONS}?")
+            },
         );
     }
     // An unfinished head as long as the check holds 2,000 of: within the head limit, the
