@@ -18,7 +18,7 @@ use crate::step::Step;
 use crate::{ci_cache, docker, repo_root};
 
 pub use base_images::{PULL_LIMIT, ensure_base_images};
-pub use rebuild::{Change, copy_tree};
+pub use rebuild::{Change, copy_tree, copy_tree_within};
 pub use runner::{
     BUILD_LIMIT, LOG_LIMIT, SCRIPT_ENVIRONMENT, bounded_line, build_limit, run_logged,
 };

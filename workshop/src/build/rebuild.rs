@@ -139,11 +139,16 @@ const COPY_LIMIT: u64 = 1 << 30;
 /// folders, symbolic links recreated as links (never followed: a link to /dev/zero or
 /// to a key elsewhere is not read), nothing else; at most COPY_LIMIT bytes.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let mut copied = 0;
-    copy_tree_counting(from, to, &mut copied)
+    copy_tree_within(from, to, COPY_LIMIT)
 }
 
-fn copy_tree_counting(from: &Path, to: &Path, copied: &mut u64) -> Result<()> {
+/// `copy_tree`, copying at most `limit` bytes.
+pub fn copy_tree_within(from: &Path, to: &Path, limit: u64) -> Result<()> {
+    let mut copied = 0;
+    copy_tree_counting(from, to, &mut copied, limit)
+}
+
+fn copy_tree_counting(from: &Path, to: &Path, copied: &mut u64, limit: u64) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|error| io("create", to, error))?;
     let entries = std::fs::read_dir(from).map_err(|error| io("read", from, error))?;
     for entry in entries {
@@ -161,18 +166,18 @@ fn copy_tree_counting(from: &Path, to: &Path, copied: &mut u64) -> Result<()> {
             std::os::unix::fs::symlink(&link, &target)
                 .map_err(|error| io("link", &target, error))?;
         } else if kind.is_dir() {
-            copy_tree_counting(&source, &target, copied)?;
+            copy_tree_counting(&source, &target, copied, limit)?;
         } else if kind.is_file() {
             let size = entry
                 .metadata()
                 .map_err(|error| io("read", &source, error))?
                 .len();
             *copied += size;
-            if *copied > COPY_LIMIT {
+            if *copied > limit {
                 return Err(Error::Harness(format!(
                     "the repository holds more than {} MB besides .git and target/ ({} is \
                      {} MB): a rebuild copies it all. Move large files out of it",
-                    COPY_LIMIT / 1_000_000,
+                    limit / 1_000_000,
                     source.display(),
                     size / 1_000_000
                 )));

@@ -409,6 +409,30 @@ fn a_dockerfiles_runs_are_named_as_buildkit_names_their_records() {
     );
 }
 
+/// A rebuild copies at most its limit (1 GB for the repository): past it, it stops and
+/// names the file that went over, instead of filling the disk with a stray disk image.
+#[test]
+fn the_rebuild_copy_stops_at_its_limit_and_names_the_file() {
+    let folder = workshop::files::PrivateDir::new("copy-limit").unwrap();
+    let from = folder.path().join("from");
+    std::fs::create_dir_all(from.join("yours")).unwrap();
+    std::fs::write(from.join("Cargo.toml"), "[package]").unwrap();
+    std::fs::write(from.join("yours/disk.img"), vec![0u8; 3_000_000]).unwrap();
+    let to = folder.path().join("to");
+    let error = workshop::build::copy_tree_within(&from, &to, 2_000_000)
+        .expect_err("3 MB copied under a 2 MB limit")
+        .to_string();
+    assert!(
+        error.contains("more than 2 MB")
+            && error.contains("yours/disk.img is 3 MB")
+            && error.contains("Move large files out"),
+        "{error}"
+    );
+    assert!(!to.join("yours/disk.img").exists(), "copied past the limit");
+    workshop::build::copy_tree_within(&from, &folder.path().join("again"), 4_000_000)
+        .expect("3 MB under a 4 MB limit");
+}
+
 /// A rebuild's copy of the repository recreates links instead of reading what they
 /// point to (a link to /dev/zero would never end, one to a key would copy it), and
 /// leaves out what is not a file or a folder.
