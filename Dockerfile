@@ -49,7 +49,7 @@ WORKDIR /app
 RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
     --mount=type=bind,source=Cargo.lock,target=Cargo.lock \
     --mount=type=bind,source=src,target=src \
-    --mount=type=cache,id=ping-target,target=/app/target,sharing=locked \
+    --mount=type=cache,id=ping-target-lld,target=/app/target,sharing=locked \
     --mount=type=cache,id=ping-reg,target=$CARGO_HOME/registry,sharing=locked \
     cargo auditable build --profile dist --locked --features mimalloc \
  && cp "target/$(cat /rust-target)/dist/ping" /ping
