@@ -2126,7 +2126,9 @@ fn a_check_stopped_by_ctrl_c_or_sigterm_mid_build_or_mid_check_leaves_nothing_be
         );
     };
 
-    // Mid-build: the final stage sleeps, and Ctrl-C comes while it does.
+    // Mid-build: the final stage sleeps, and Ctrl-C comes while it does; then SIGTERM (a
+    // terminal closed, `kill`, a service manager), which stops it the same way and exits
+    // as a shell says a process SIGTERM stopped.
     std::fs::write(
         &dockerfile,
         original.replacen(
@@ -2136,45 +2138,34 @@ fn a_check_stopped_by_ctrl_c_or_sigterm_mid_build_or_mid_check_leaves_nothing_be
         ),
     )
     .unwrap();
-    let terminal = Terminal::open("interrupted-build", &check);
-    let text = terminal.wait_for("TOOL ", 1, Duration::from_secs(30));
-    let pid = pid_of(&text);
-    eventually(Duration::from_secs(600), sleeping, || {
-        format!(
-            "the build never reached `RUN sleep 317`:\n{}",
-            terminal.screen()
-        )
-    });
-    terminal.interrupt();
-    let text = terminal.wait_for("EXITED 130", 1, Duration::from_secs(60));
-    assert_says(&text, &["Stopped: removing what the check had under way"]);
-    gone_within("the build's `RUN sleep 317`", &sleeping);
-    assert_eq!(containers_of_run(&pid), 0, "{text}");
-    assert_eq!(folders_of_run(&pid), Vec::<String>::new(), "{text}");
-    drop(terminal);
-
-    // SIGTERM mid-build (a terminal closed, `kill`, a service manager) stops it the same
-    // way, and exits as a shell says a process SIGTERM stopped.
-    let terminal = Terminal::open("terminated-build", &check);
-    let text = terminal.wait_for("TOOL ", 1, Duration::from_secs(30));
-    let pid = pid_of(&text);
-    eventually(Duration::from_secs(600), sleeping, || {
-        format!(
-            "the build never reached `RUN sleep 317`:\n{}",
-            terminal.screen()
-        )
-    });
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success(), "kill -TERM {pid}");
-    let text = terminal.wait_for("EXITED 143", 1, Duration::from_secs(60));
-    assert_says(&text, &["Stopped: removing what the check had under way"]);
-    gone_within("the build's `RUN sleep 317`", &sleeping);
-    assert_eq!(containers_of_run(&pid), 0, "{text}");
-    assert_eq!(folders_of_run(&pid), Vec::<String>::new(), "{text}");
-    drop(terminal);
+    for (name, sigterm, exited) in [
+        ("interrupted-build", false, "EXITED 130"),
+        ("terminated-build", true, "EXITED 143"),
+    ] {
+        let terminal = Terminal::open(name, &check);
+        let text = terminal.wait_for("TOOL ", 1, Duration::from_secs(30));
+        let pid = pid_of(&text);
+        eventually(Duration::from_secs(600), sleeping, || {
+            format!(
+                "the build never reached `RUN sleep 317`:\n{}",
+                terminal.screen()
+            )
+        });
+        if sigterm {
+            let killed = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill");
+            assert!(killed.success(), "kill -TERM {pid}");
+        } else {
+            terminal.interrupt();
+        }
+        let text = terminal.wait_for(exited, 1, Duration::from_secs(60));
+        assert_says(&text, &["Stopped: removing what the check had under way"]);
+        gone_within("the build's `RUN sleep 317`", &sleeping);
+        assert_eq!(containers_of_run(&pid), 0, "{text}");
+        assert_eq!(folders_of_run(&pid), Vec::<String>::new(), "{text}");
+    }
 
     // Mid-check: the reference passes its first checks, and Ctrl-C comes once the
     // dependency-layer check has made its private copy of the context to rebuild in.
