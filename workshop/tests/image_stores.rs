@@ -141,6 +141,8 @@ fn the_classic_store_refuses_what_the_book_says() {
             .find(|line| line.starts_with("ERROR:"))
             .unwrap_or_else(|| panic!("{what}: no ERROR line in\n{log}"))
             .trim_start_matches("ERROR: ")
+            // buildx's own words before BuildKit's (0.29: `ERROR: failed to build: …`).
+            .trim_start_matches("failed to build: ")
             .trim()
             .to_string();
         println!("{what}: {error}");
@@ -159,16 +161,26 @@ fn the_classic_store_refuses_what_the_book_says() {
 /// A dockerd with the classic image store beside the engine the tests use: its own
 /// socket, data and exec roots, and a bridge of its own (`--bridge none` would delete
 /// the host's docker0 and break the first daemon). No iptables rules: it runs nothing.
+/// One at a time: the tests of this file run side by side, and two daemons would share
+/// the folder (named after this process) and the bridge; the first one dropped would stop
+/// the other's under it.
 struct ClassicDaemon {
     host: String,
     dir: PathBuf,
     process: Child,
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
 
 const BRIDGE: &str = "ws-classic0";
 
+static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl ClassicDaemon {
     fn start() -> ClassicDaemon {
+        // A test that failed holding it poisoned it: the daemon it had is gone all the same.
+        let alone = ONE_DAEMON
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = std::env::temp_dir().join(format!("ping-classic-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a folder for the second daemon");
         let config = dir.join("daemon.json");
@@ -195,7 +207,12 @@ impl ClassicDaemon {
             .stderr(log)
             .spawn()
             .expect("dockerd (is Docker Engine installed?)");
-        let daemon = ClassicDaemon { host, dir, process };
+        let daemon = ClassicDaemon {
+            host,
+            dir,
+            process,
+            _alone: alone,
+        };
         let started = Instant::now();
         while !daemon
             .docker(&["info"])
