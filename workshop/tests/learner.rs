@@ -293,23 +293,23 @@ async fn a_glibc_binary_in_scratch_that_never_starts_is_explained() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_placeholder_binary_that_exits_at_once_is_explained() {
     // The dependency layer's placeholder shipped: without the `touch`, cargo keeps it.
-    let yours = Yours::of("06-static-scratch", "placeholder", "Dockerfile", |text| {
-        text.replace(
-            "cp target/*-unknown-linux-musl/release/ping /ping",
-            "cp target/*-unknown-linux-musl/release/ping /ping.real \\\n && printf 'fn main() {}' > src/main.rs && cargo build --release --locked \\\n && cp target/*-unknown-linux-musl/release/ping /ping",
-        )
-    });
-    let report = yours
-        .check_only("06-static-scratch", &["answers_pong"])
-        .await;
-    assert_says(
-        &failure_of(&report, "answers_pong"),
+    the_file_edited_fails(
+        "06-static-scratch",
+        "placeholder",
+        |text| {
+            text.replace(
+                "cp target/*-unknown-linux-musl/release/ping /ping",
+                "cp target/*-unknown-linux-musl/release/ping /ping.real \\\n && printf 'fn main() {}' > src/main.rs && cargo build --release --locked \\\n && cp target/*-unknown-linux-musl/release/ping /ping",
+            )
+        },
+        "answers_pong",
         &[
             "exited (code 0) before answering GET /ping",
             "(the container printed nothing)",
             "a placeholder built for the dependency layer?",
         ],
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1028,89 +1028,89 @@ async fn a_shell_form_healthcheck_needs_a_shell() {
 /// A shell by its bare name is a shell too (the check once knew only "/bin/sh").
 #[tokio::test(flavor = "multi_thread")]
 async fn an_entrypoint_through_any_shell_is_not_exec_form() {
-    let yours = Yours::of("08-production", "bare-sh", "Dockerfile", |text| {
-        text.replace(
-            "ENTRYPOINT [\"/ping\"]",
-            "ENTRYPOINT [\"sh\", \"-c\", \"exec /ping \\\"$@\\\"\", \"ping\"]",
-        )
-    });
-    let report = yours
-        .check_only("08-production", &["exec_form_entrypoint_and_healthcheck"])
-        .await;
-    assert_says(
-        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+    the_file_edited_fails(
+        "08-production",
+        "bare-sh",
+        |text| {
+            text.replace(
+                "ENTRYPOINT [\"/ping\"]",
+                "ENTRYPOINT [\"sh\", \"-c\", \"exec /ping \\\"$@\\\"\", \"ping\"]",
+            )
+        },
+        "exec_form_entrypoint_and_healthcheck",
         &["runs the service through a shell (sh)"],
-    );
+    )
+    .await;
 }
 
 /// A shell behind a wrapper is a shell too: `env sh -c` makes sh PID 1 all the same.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shell_behind_env_is_not_exec_form() {
-    let yours = Yours::of("08-production", "env-sh", "Dockerfile", |text| {
-        text.replace(
-            "ENTRYPOINT [\"/ping\"]",
-            "ENTRYPOINT [\"env\", \"sh\", \"-c\", \"exec /ping\"]",
-        )
-    });
-    let report = yours
-        .check_only("08-production", &["exec_form_entrypoint_and_healthcheck"])
-        .await;
-    assert_says(
-        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+    the_file_edited_fails(
+        "08-production",
+        "env-sh",
+        |text| {
+            text.replace(
+                "ENTRYPOINT [\"/ping\"]",
+                "ENTRYPOINT [\"env\", \"sh\", \"-c\", \"exec /ping\"]",
+            )
+        },
+        "exec_form_entrypoint_and_healthcheck",
         &["runs the service through a shell (sh)"],
-    );
+    )
+    .await;
 }
 
 /// A wrapper that starts the service (here tini, with the health check through it too):
 /// the wrapper is PID 1, not the service.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrapper_as_pid_1_is_not_exec_form() {
-    let yours = Yours::of("08-production", "wrapper", "Dockerfile", |text| {
-        text.replace(
-            "ENTRYPOINT [\"/ping\"]",
-            "ENTRYPOINT [\"/tini\", \"--\", \"/ping\"]",
-        )
-        .replace(
-            "CMD [\"/ping\", \"healthcheck\"]",
-            "CMD [\"/tini\", \"--\", \"/ping\", \"healthcheck\"]",
-        )
-    });
-    let report = yours
-        .check_only("08-production", &["exec_form_entrypoint_and_healthcheck"])
-        .await;
-    assert_says(
-        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+    the_file_edited_fails(
+        "08-production",
+        "wrapper",
+        |text| {
+            text.replace(
+                "ENTRYPOINT [\"/ping\"]",
+                "ENTRYPOINT [\"/tini\", \"--\", \"/ping\"]",
+            )
+            .replace(
+                "CMD [\"/ping\", \"healthcheck\"]",
+                "CMD [\"/tini\", \"--\", \"/ping\", \"healthcheck\"]",
+            )
+        },
+        "exec_form_entrypoint_and_healthcheck",
         &["starts /tini, which then starts the service"],
-    );
+    )
+    .await;
 }
 
 /// A script as the ENTRYPOINT, the health check run through it too: exec form on paper,
 /// but its interpreter is PID 1. Read from the script's own first line.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_script_as_pid_1_is_not_exec_form() {
-    let yours = Yours::of("08-production", "script", "Dockerfile", |text| {
-        text.replace(
-            "COPY --from=build /ping /ping\n",
-            "COPY --from=build /ping /ping\nCOPY --from=build /start /start\n",
-        )
-        // After the build, in a RUN of its own: the compile stays cached.
-        .replace(
-            "\nFROM scratch\n",
-            "RUN printf '#!/bin/sh\\nexec /ping \"$@\"\\n' > /start && chmod +x /start\n\nFROM scratch\n",
-        )
-        .replace("ENTRYPOINT [\"/ping\"]", "ENTRYPOINT [\"/start\"]")
-        .replace(
-            "CMD [\"/ping\", \"healthcheck\"]",
-            "CMD [\"/start\", \"healthcheck\"]",
-        )
-    });
-    let report = yours
-        .check_only("08-production", &["exec_form_entrypoint_and_healthcheck"])
-        .await;
-    assert_says(
-        &failure_of(&report, "exec_form_entrypoint_and_healthcheck"),
+    the_file_edited_fails(
+        "08-production",
+        "script",
+        |text| {
+            text.replace(
+                "COPY --from=build /ping /ping\n",
+                "COPY --from=build /ping /ping\nCOPY --from=build /start /start\n",
+            )
+            // After the build, in a RUN of its own: the compile stays cached.
+            .replace(
+                "\nFROM scratch\n",
+                "RUN printf '#!/bin/sh\\nexec /ping \"$@\"\\n' > /start && chmod +x /start\n\nFROM scratch\n",
+            )
+            .replace("ENTRYPOINT [\"/ping\"]", "ENTRYPOINT [\"/start\"]")
+            .replace(
+                "CMD [\"/ping\", \"healthcheck\"]",
+                "CMD [\"/start\", \"healthcheck\"]",
+            )
+        },
+        "exec_form_entrypoint_and_healthcheck",
         &["ENTRYPOINT runs /start, a script: its interpreter (/bin/sh) is PID 1"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1136,16 +1136,14 @@ async fn a_missing_healthcheck_is_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn root_as_a_number_is_still_root() {
-    let yours = Yours::of("08-production", "user-root", "Dockerfile", |text| {
-        text.replace("USER 65532:65532", "USER 0:0")
-    });
-    let report = yours
-        .check_only("08-production", &["runs_as_numeric_non_root_user"])
-        .await;
-    assert_says(
-        &failure_of(&report, "runs_as_numeric_non_root_user"),
+    the_file_edited_fails(
+        "08-production",
+        "user-root",
+        |text| text.replace("USER 65532:65532", "USER 0:0"),
+        "runs_as_numeric_non_root_user",
         &["USER \"0:0\" is root"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1173,21 +1171,21 @@ async fn a_uid_without_a_gid_runs_in_roots_group() {
 /// process that group too (only its own gid is harmless).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_in_another_group_is_named() {
-    let yours = Yours::of("08-production", "other-group", "Dockerfile", |text| {
-        let files = "RUN mkdir /etc-out \\\n \
-                     && echo 'nonroot:x:65532:65532::/:/ping' > /etc-out/passwd \\\n \
-                     && printf 'nonroot:x:65532:\\nstaff:x:50:nonroot\\n' > /etc-out/group\n\n\
-                     FROM scratch\nCOPY --from=build /etc-out/ /etc/\n";
-        text.replacen("\nFROM scratch\n", &format!("\n{files}"), 1)
-            .replace("USER 65532:65532", "USER 65532")
-    });
-    let report = yours
-        .check_only("08-production", &["serves_locked_down"])
-        .await;
-    assert_says(
-        &failure_of(&report, "serves_locked_down"),
+    the_file_edited_fails(
+        "08-production",
+        "other-group",
+        |text| {
+            let files = "RUN mkdir /etc-out \\\n \
+                         && echo 'nonroot:x:65532:65532::/:/ping' > /etc-out/passwd \\\n \
+                         && printf 'nonroot:x:65532:\\nstaff:x:50:nonroot\\n' > /etc-out/group\n\n\
+                         FROM scratch\nCOPY --from=build /etc-out/ /etc/\n";
+            text.replacen("\nFROM scratch\n", &format!("\n{files}"), 1)
+                .replace("USER 65532:65532", "USER 65532")
+        },
+        "serves_locked_down",
         &["uid 65532, gid 65532, with the supplementary groups", "50"],
-    );
+    )
+    .await;
 }
 
 /// Step 08 with `sed` applied to the service's source (see `with_the_source_edited`),
@@ -1205,6 +1203,20 @@ async fn the_service_edited_fails(name: &str, sed: &str, check: &str, says: &[&s
     let report = yours.check_only("08-production", &only).await;
     assert_says(&failure_of(&report, check), says);
     report
+}
+
+/// Step `step`'s Dockerfile edited by `edit` (as yours, named `name`) fails `check`, with
+/// a finding that says each of `says`; only that check runs.
+async fn the_file_edited_fails(
+    step: &str,
+    name: &str,
+    edit: impl Fn(&str) -> String,
+    check: &str,
+    says: &[&str],
+) {
+    let yours = Yours::of(step, name, "Dockerfile", edit);
+    let report = yours.check_only(step, &[check]).await;
+    assert_says(&failure_of(&report, check), says);
 }
 
 /// The service with `sed` applied to its source inside the build, after `COPY src`: a
@@ -1386,19 +1398,17 @@ async fn salvos_default_listen_backlog_drops_a_burst_of_connections() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn more_workers_than_the_bound_are_caught() {
-    let yours = Yours::of("08-production", "more-workers", "Dockerfile", |text| {
-        text.replace("EXPOSE 8080\n", "EXPOSE 8080\nENV PING_WORKERS=4\n")
-    });
-    let report = yours
-        .check_only("08-production", &["bounds_its_threads"])
-        .await;
-    assert_says(
-        &failure_of(&report, "bounds_its_threads"),
+    the_file_edited_fails(
+        "08-production",
+        "more-workers",
+        |text| text.replace("EXPOSE 8080\n", "EXPOSE 8080\nENV PING_WORKERS=4\n"),
+        "bounds_its_threads",
         &[
             "the service runs 5 threads (5 idle, 5 serving 64 clients), more than 4",
             "PING_WORKERS",
         ],
-    );
+    )
+    .await;
 }
 
 /// tokio's own worker count (one per CPU), as `#[tokio::main]` would start: on a
@@ -1500,17 +1510,17 @@ async fn a_placeholder_source_label_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_07_without_the_size_profile_is_over_its_budget() {
-    let yours = Yours::of("07-size-profile", "no-profile", "Dockerfile", |text| {
-        text.replace("--profile dist", "--release")
-            .replace("/dist/ping", "/release/ping")
-    });
-    let report = yours
-        .check_only("07-size-profile", &["within_budget"])
-        .await;
-    assert_says(
-        &failure_of(&report, "within_budget"),
+    the_file_edited_fails(
+        "07-size-profile",
+        "no-profile",
+        |text| {
+            text.replace("--profile dist", "--release")
+                .replace("/dist/ping", "/release/ping")
+        },
+        "within_budget",
         &["over step 07-size-profile's budget", "cargo profile"],
-    );
+    )
+    .await;
 }
 
 /// A chapter's exercise, `steps/<slug>/exercises/<name>`, checked as a learner's
