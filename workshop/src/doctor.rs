@@ -500,27 +500,11 @@ impl Doctor {
                 .map(|word| word.parse().unwrap_or(u64::MAX))
                 .collect()
         });
-        let needed = MAX_CONNECTIONS as u64 + 64;
         match limits.as_deref() {
-            Some(&[soft, hard]) if hard >= needed => self.add(
-                Status::Ok,
-                WHAT,
-                format!(
-                    "{soft} soft, {hard} hard: the service raises its soft limit to the \
-                     {needed} its {MAX_CONNECTIONS} connections need (the checks start every \
-                     container at 1024 soft, as Docker Engine 25+ and containerd 2 do)"
-                ),
-            ),
-            Some(&[soft, hard]) => self.add(
-                Status::Fail,
-                WHAT,
-                format!(
-                    "{soft} soft, {hard} hard: below the {needed} the service needs for its \
-                     {MAX_CONNECTIONS} connections, so it holds fewer and the HTTP limits check \
-                     fails. Raise the engine's limit: LimitNOFILE=1048576 in docker.service, \
-                     or \"default-ulimits\" in /etc/docker/daemon.json"
-                ),
-            ),
+            Some(&[soft, hard]) => {
+                let (status, detail) = open_files_verdict(soft, hard);
+                self.add(status, WHAT, detail)
+            }
             _ => self.add(
                 Status::Fail,
                 WHAT,
@@ -600,4 +584,31 @@ fn df_available_kb(output: &str) -> Option<u64> {
         .nth(3)?
         .parse()
         .ok()
+}
+
+/// The doctor's verdict on the open-files limits a container gets (`ulimit -Sn`, `-Hn`):
+/// the service raises its soft limit up to the hard one, so the hard one decides how
+/// many connections it can hold.
+pub fn open_files_verdict(soft: u64, hard: u64) -> (Status, String) {
+    let needed = MAX_CONNECTIONS as u64 + 64;
+    if hard >= needed {
+        (
+            Status::Ok,
+            format!(
+                "{soft} soft, {hard} hard: the service raises its soft limit to the {needed} \
+                 its {MAX_CONNECTIONS} connections need (the checks start every container at \
+                 1024 soft, as Docker Engine 25+ and containerd 2 do)"
+            ),
+        )
+    } else {
+        (
+            Status::Fail,
+            format!(
+                "{soft} soft, {hard} hard: below the {needed} the service needs for its \
+                 {MAX_CONNECTIONS} connections, so it holds fewer and the HTTP limits check \
+                 fails. Raise the engine's limit: LimitNOFILE=1048576 in docker.service, or \
+                 \"default-ulimits\" in /etc/docker/daemon.json"
+            ),
+        )
+    }
 }

@@ -584,6 +584,7 @@ fn doctor_finds_this_machine_ready() {
         "base image rust:1.95-slim-trixie",
         "base image debian:trixie-slim",
         "HTTPS in a container",
+        "open files in a container",
         "arm64 emulation (step 10)",
         "cargo-audit (step 11)",
         "cosign (step 13)",
@@ -594,6 +595,14 @@ fn doctor_finds_this_machine_ready() {
     assert_eq!(doctor.failures(), 0, "{doctor}");
     let engine = &doctor.lines[whats.iter().position(|what| *what == "engine").unwrap()];
     assert_says(&engine.detail, &["Docker Engine ", "image store"]);
+    let open_files = &doctor.lines[whats
+        .iter()
+        .position(|what| *what == "open files in a container")
+        .unwrap()];
+    assert_says(
+        &open_files.detail,
+        &[" soft, ", " hard: the service raises"],
+    );
 }
 
 /// The start commands the book shows work as pasted: run in a copy of the steps, they

@@ -860,3 +860,20 @@ fn two_builds_layers_are_compared_path_by_path() {
         "{other}"
     );
 }
+
+/// The doctor's open-files line: the hard limit a container gets decides how many
+/// connections the service holds (it raises its soft limit up to it), so a hard limit
+/// below the cap fails, and says how to raise it; Docker's 1024 soft alone does not.
+#[test]
+fn the_doctor_fails_a_containers_hard_open_files_limit_below_the_services_cap() {
+    use workshop::doctor::{Status, open_files_verdict};
+    let (status, detail) = open_files_verdict(1024, 524_288);
+    assert_eq!(status, Status::Ok, "{detail}");
+    assert!(detail.starts_with("1024 soft, 524288 hard: "), "{detail}");
+    let (status, detail) = open_files_verdict(1024, 1024);
+    assert_eq!(status, Status::Fail, "{detail}");
+    assert!(
+        detail.contains("below the 2112") && detail.contains("LimitNOFILE"),
+        "{detail}"
+    );
+}
