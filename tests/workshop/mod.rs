@@ -82,11 +82,28 @@ const FIRST: &[&str] = &["layout", "harness", "book"];
 /// lane: a build of one lane runs while the other lane's check waits for a timeout,
 /// and a check that runs a container still runs alone (the harness's `locks`). The
 /// step tests and the files that build the final image in one lane; the learner's
-/// tests (as long as the steps) and the rest in the other. The files CI runs apart
-/// (`--ignored`: image_stores, ci_cache, browser) are in neither.
+/// tests (shorter than the steps) and the rest in the other.
+///
+/// The files whose tests are all `#[ignore]`d end the learner's lane: plain `cargo test`
+/// starts them and they run nothing; `cargo test -- --include-ignored` (CI) runs them
+/// there, in the time the learner's lane would wait for the steps' (CPU the steps' last
+/// test, step 13's publishing, leaves idle). ci_cache first, the one that compiles: it
+/// forgets what BuildKit kept of step 09's builds (and of steps 06 to 08's first `RUN`,
+/// which cargo-chef's Dockerfile repeats), and by then the steps' lane is past step 09
+/// and the learner's tests are done; it empties the cache mounts only while no build
+/// uses them, and every check that rebuilds refills emptied mounts once. The browser,
+/// which mostly waits for pages, last.
 const LANES: &[&[&str]] = &[
     &["steps", "compose", "kubernetes"],
-    &["learner", "compare_gin", "build_checks", "judges"],
+    &[
+        "learner",
+        "compare_gin",
+        "build_checks",
+        "judges",
+        "ci_cache",
+        "image_stores",
+        "browser",
+    ],
 ];
 
 /// Every workshop test file: compiled once, the ones without Docker first, then the

@@ -148,18 +148,27 @@ pub async fn reuses_the_dependency_layer(image: &Image) -> Result<Passed> {
 /// alone, without them everything again.
 ///
 /// A rebuild that compiles a dependency is stopped there: it has failed (but for the
-/// first source-only one, which may be refilling the cache mounts).
+/// first source-only one, which may be refilling the cache mounts). The rebuild after the
+/// manifest change is stopped at the first crate cargo compiles, whichever it is: cargo
+/// starts the service only once every crate it needs is compiled, so the service first
+/// means the service alone. The source-only rebuild runs to the end and answers PONG.
 pub async fn rebuilds_only_what_changed(image: &Image) -> Result<Passed> {
     let mut refilled = false;
     for change in [Change::SourceOnly, Change::PackageVersion] {
         let first = if change == Change::SourceOnly {
             Ok(rebuild(image, change)?)
         } else {
-            rebuild_until_a_dependency_compiles(image, change)?
+            rebuild_until(image, change, &compiles_a_crate)?
         };
         let mut rebuilt = match first {
             Ok(rebuilt) => rebuilt,
-            Err(Settled(log)) => return only_the_service_in(change, &log, true),
+            Err(Settled(log)) => {
+                let stopped_at_a_dependency = compiled_crates(&log)
+                    .iter()
+                    .any(|name| !name.starts_with("ping v"));
+                only_the_service_in(change, &log, stopped_at_a_dependency)?;
+                continue;
+            }
         };
         let mut compiled = only_the_service_compiled(change, &rebuilt);
         if compiled.is_err() && change == Change::SourceOnly {
@@ -203,10 +212,24 @@ fn rebuild_until_a_dependency_compiles(
     image: &Image,
     change: Change,
 ) -> Result<Result<Image, Settled>> {
+    rebuild_until(image, change, &compiles_a_dependency)
+}
+
+/// `rebuild`, stopped at the first line of its log `settled` says answers the check.
+fn rebuild_until(
+    image: &Image,
+    change: Change,
+    settled: &dyn Fn(&str) -> bool,
+) -> Result<Result<Image, Settled>> {
     image
         .step
-        .rebuild_after_until(change, &compiles_a_dependency)
+        .rebuild_after_until(change, settled)
         .map_err(|error| error.context(&format!("the rebuild after {} failed", change.says())))
+}
+
+/// A line of a build log that shows cargo compiling any crate, the service included.
+fn compiles_a_crate(line: &str) -> bool {
+    !compiled_crates(line).is_empty()
 }
 
 /// The rebuild after `change` compiled the service and no other crate.
