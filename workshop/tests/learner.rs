@@ -1450,6 +1450,29 @@ async fn a_worker_count_from_the_hosts_cpus_is_caught() {
     .await;
 }
 
+/// The blocking pool left at tokio's default (up to 512 threads) and a handler that
+/// uses it: idle, the service runs no more threads than the bound; under load the pool
+/// grows, and only the count under load sees it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocking_pool_that_grows_under_load_is_caught() {
+    let report = the_service_edited_fails(
+        "blocking-pool",
+        r#"/max_blocking_threads(1)/d; s/^    "PONG"$/    let _ = tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(20))).await;\n    "PONG"/"#,
+        "bounds_its_threads",
+        &[" idle, ", " serving 64 clients), more than 4"],
+    )
+    .await;
+    let failure = failure_of(&report, "bounds_its_threads");
+    let idle: u64 = failure
+        .split_once(" threads (")
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no idle count in: {failure}"));
+    assert!(
+        idle <= 4,
+        "idle, the mutant should stay within the bound (only load grows it): {failure}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_setuid_binary_is_named() {
     let yours = Yours::of("08-production", "setuid", "Dockerfile", |text| {
@@ -2087,6 +2110,7 @@ fn watch_in_a_terminal_checks_each_save_and_stops_cleanly() {
 /// private folders).
 #[test]
 fn a_check_stopped_by_ctrl_c_or_sigterm_mid_build_or_mid_check_leaves_nothing_behind() {
+    let _alone = step_05_through_the_tool();
     let yours = TempYours::new("interrupted");
     let folder = yours.0.join("05-dependency-cache");
     std::fs::create_dir_all(&folder).unwrap();
@@ -2303,4 +2327,146 @@ fn record_a_check(yours: &std::path::Path, slug: &str, failed: bool) {
         step,
     };
     Progress::record(yours, &report).unwrap();
+}
+
+/// The tests that run `cargo workshop check 05`, one at a time: the tool tags what it
+/// builds `ping:05-dependency-cache-yours`, and one's cleanup would take the other's image.
+fn step_05_through_the_tool() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The tool's report as a learner watches it arrive: each check's line printed as the
+/// check ends, in run order (what reads the image and its build log, then the
+/// container's checks, then the rebuild), so the first verdicts are on screen while the
+/// rebuild still compiles.
+#[test]
+fn the_report_arrives_in_run_order_each_line_as_its_check_ends() {
+    use std::io::BufRead;
+    use workshop::check::{Check, Cost};
+    docker::ready().must();
+    let _alone = step_05_through_the_tool();
+    let step = Step::get("05-dependency-cache");
+    let started = std::time::Instant::now();
+    let mut tool = std::process::Command::new(env!("CARGO_BIN_EXE_workshop"))
+        .current_dir(repo_root())
+        .args(["check", "05"])
+        .arg(step.dir.join("Dockerfile"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("run the workshop tool");
+    let lines: Vec<(Duration, String)> =
+        std::io::BufReader::new(tool.stdout.take().expect("the tool's output"))
+            .lines()
+            .map(|line| (started.elapsed(), line.expect("a line of the report")))
+            .collect();
+    let status = tool.wait().expect("the tool's exit");
+    let printed: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
+    let printed = printed.join("\n");
+    println!("{printed}");
+    assert!(
+        status.success(),
+        "the reference fails its checks:\n{printed}"
+    );
+    let line_of = |check: Check| -> (usize, Duration) {
+        lines
+            .iter()
+            .position(|(_, line)| {
+                // The terminal report drops the Markdown backticks.
+                line.trim_start()
+                    .starts_with(&format!("✓ {}", check.says().replace('`', "")))
+            })
+            .map(|at| (at, lines[at].0))
+            .unwrap_or_else(|| panic!("no line for {}:\n{printed}", check.name()))
+    };
+    let checks = &step.facts.checks;
+    for cost in [Cost::Reads, Cost::Runs, Cost::Builds] {
+        assert!(
+            checks.iter().any(|check| check.cost() == cost),
+            "step 05 no longer has a check that {cost:?}: pick a step that has all three"
+        );
+    }
+    for earlier in checks {
+        for later in checks.iter().filter(|later| later.cost() > earlier.cost()) {
+            assert!(
+                line_of(*earlier).0 < line_of(*later).0,
+                "{} ({:?}) should be reported before {} ({:?}):\n{printed}",
+                earlier.name(),
+                earlier.cost(),
+                later.name(),
+                later.cost()
+            );
+        }
+    }
+    // The rebuild compiles the service for seconds: a report printed at the end would
+    // bring every line at once.
+    let rebuild = checks
+        .iter()
+        .find(|check| check.cost() == Cost::Builds)
+        .copied()
+        .unwrap();
+    for read in checks.iter().filter(|check| check.cost() == Cost::Reads) {
+        let (read_at, rebuilt_at) = (line_of(*read).1, line_of(rebuild).1);
+        assert!(
+            rebuilt_at >= read_at + Duration::from_secs(2),
+            "{} was printed {:.1} s in, {} at {:.1} s: the lines came together, not as \
+             each check ended",
+            read.name(),
+            read_at.as_secs_f64(),
+            rebuild.name(),
+            rebuilt_at.as_secs_f64()
+        );
+    }
+}
+
+/// A container that prints megabytes before it dies is reported with the end of what it
+/// printed, bounded: a line longer than the harness keeps (64 KiB) is cut from its start,
+/// so its last words stay, and the report does not grow with the output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chatty_container_that_dies_is_reported_with_its_last_words_bounded() {
+    use testcontainers::ImageExt as _;
+    docker::ready().must();
+    // A container beside a check would be in its numbers (`locks::check`).
+    let _alone = workshop::locks::check().await.must();
+    let chatty = "head -c 4000000 /dev/zero | tr '\\0' x; echo ' LAST WORDS'; exit 3";
+    let request = workshop::running::request(docker::HELPER_IMAGE).with_cmd(["sh", "-c", chatty]);
+    let error = match workshop::running::Running::try_start(request).await {
+        Ok(_) => panic!("a container that exits at once was reported running"),
+        Err(error) => error.to_string(),
+    };
+    let head: String = error.chars().take(300).collect();
+    assert_says(
+        &head,
+        &["the container of debian:trixie-slim exited (code 3) before answering GET /ping"],
+    );
+    assert!(
+        error.contains("x LAST WORDS"),
+        "the one long line should keep its end: {head}…"
+    );
+    assert!(
+        error.len() < (64 << 10) + 4096,
+        "the report holds {} bytes of what the container printed: it should be bounded",
+        error.len()
+    );
+}
+
+/// `docker cp` of a path a learner's ENTRYPOINT could name (a folder of gigabytes) stops
+/// at the harness's limit instead of reading it whole into memory, and says why.
+#[test]
+fn a_path_of_gigabytes_is_not_read_whole_out_of_an_image() {
+    docker::ready().must();
+    let image = workshop::rust_image();
+    let container = docker::CreatedContainer::create(&image).must();
+    let error = match container.copy_out("/usr/local/rustup") {
+        Ok(bytes) => panic!("read {} bytes of the Rust toolchain whole", bytes.len()),
+        Err(error) => error.to_string(),
+    };
+    assert_says(
+        &error,
+        &[
+            "/usr/local/rustup in the image is larger than 268 MB",
+            "does the ENTRYPOINT name the service binary itself?",
+        ],
+    );
 }
