@@ -12,10 +12,13 @@ use workshop::learner;
 use workshop::results::human_size;
 use workshop::{Image, Must, Step, checks};
 
-/// A runner's build of `step`, its cache exported to `cache`: the layers it exports are
-/// the same whether it made them or found them (a cold build is measured by `cargo
-/// workshop instructor trades`, not here).
+/// A runner's build of `step`, its cache exported to `cache`. What BuildKit kept of the
+/// step's `RUN`s is forgotten first, so the build makes every layer it exports: a build
+/// that finds its final stage cached uses only that record, and exports none of the
+/// layers below it whose records another prune took (a CI run exported 0.95 MB for
+/// cargo-chef's image that way, without its dependency layer).
 fn first_run(step: &Step, cache: &Path) {
+    ci_cache::forget_the_runs_of(&step.dockerfile_text().must()).must();
     step.ci_run_exporting(cache).must();
     println!(
         "{}: exported {} of cache",
