@@ -36,6 +36,49 @@ pub fn cache_mounts_emptied() -> Result<Held> {
     take_now("cache-mounts", FlockOperation::LockExclusive)
 }
 
+/// Builds on this machine's one builder, in turns where they must not overlap
+/// (`beside_others`, `alone`): lock files in `dir`.
+pub struct Builds {
+    dir: PathBuf,
+}
+
+impl Builds {
+    /// This machine's builds: the workshop's lock folder.
+    pub fn of_this_machine() -> Builds {
+        Builds { dir: folder() }
+    }
+
+    /// Builds whose locks live in `dir` (a test's own folder).
+    pub fn in_folder(dir: &std::path::Path) -> Builds {
+        Builds {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// A build beside others: any number at once, never while a build from nothing runs
+    /// (`alone`). It passes a turnstile first, which a build from nothing holds while it
+    /// waits, so builds that keep starting cannot keep it waiting.
+    pub fn beside_others(&self) -> Result<Held> {
+        let turnstile = take_in(&self.dir, "builds-turnstile", FlockOperation::LockExclusive)?;
+        let held = take_in(&self.dir, "builds", FlockOperation::LockShared)?;
+        drop(turnstile);
+        Ok(held)
+    }
+
+    /// A build from nothing (`--no-cache`): alone on the builder, once every build under
+    /// way has ended. BuildKit hands a vertex two builds share to the one that ignores
+    /// the cache (moby/buildkit solver/jobs.go, `loadUnlocked`: "if same vertex is
+    /// already loaded without cache just use that"), so a build beside it runs again what
+    /// it had cached: in a cold CI run, cargo-chef's rebuild beside step 13's build from
+    /// nothing compiled cargo-chef again, and a check that a manifest change compiles the
+    /// service alone failed.
+    pub fn alone(&self) -> Result<[Held; 2]> {
+        let turnstile = take_in(&self.dir, "builds-turnstile", FlockOperation::LockExclusive)?;
+        let held = take_in(&self.dir, "builds", FlockOperation::LockExclusive)?;
+        Ok([turnstile, held])
+    }
+}
+
 /// Builds that name these images (`ping:09-cache-mounts`): one at a time per name. Two
 /// builds that tag one name at once fail on the containerd image store (`image
 /// "docker.io/library/ping:09-cache-mounts": already exists`, when both create it), and
@@ -68,14 +111,18 @@ async fn take(name: &'static str, how: FlockOperation) -> Result<Held> {
 }
 
 fn take_now(name: &str, how: FlockOperation) -> Result<Held> {
-    let path = folder().join(format!("{name}.lock"));
+    take_in(&folder(), name, how)
+}
+
+fn take_in(dir: &std::path::Path, name: &str, how: FlockOperation) -> Result<Held> {
+    let path = dir.join(format!("{name}.lock"));
     let failed =
         |error: std::io::Error| Error::Harness(format!("the lock {}: {error}", path.display()));
-    if !folder().is_dir() {
-        std::fs::create_dir_all(folder()).map_err(failed)?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
         // Open to every user, as /tmp is: whoever comes first makes it.
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(folder(), std::fs::Permissions::from_mode(0o1777));
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777));
     }
     let file = OpenOptions::new()
         .create(true)

@@ -87,6 +87,19 @@ pub fn run_logged_until(
         dockerfile,
         least,
     } = *build;
+    // A build that ignores the whole cache runs alone (`locks::Builds::alone`). One that
+    // ignores a stage's (`--no-cache-filter image`, each publish) runs beside others:
+    // that stage's one step, its COPY, is shared only by a build of the same Dockerfile,
+    // which then copies the same /ping again.
+    let builds = crate::locks::Builds::of_this_machine();
+    let _turn = if command_line
+        .split_whitespace()
+        .any(|word| word == "--no-cache")
+    {
+        builds.alone()?.into_iter().collect()
+    } else {
+        vec![builds.beside_others()?]
+    };
     let limit = build_limit();
     let mut command = Command::new("bash");
     command

@@ -877,3 +877,42 @@ fn the_doctor_fails_a_containers_hard_open_files_limit_below_the_services_cap() 
         "{detail}"
     );
 }
+
+/// A build from nothing (`--no-cache`) waits for the builds under way and then runs
+/// alone; a build that starts while it waits or runs waits behind it (BuildKit would hand
+/// that build's shared steps to the one ignoring the cache).
+#[test]
+fn a_build_from_nothing_runs_alone_on_the_builder() {
+    use std::sync::mpsc;
+    let folder = workshop::files::PrivateDir::new("locks").unwrap();
+    let builds = || workshop::locks::Builds::in_folder(folder.path());
+    let under_way = builds().beside_others().unwrap();
+    let (told, heard) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let tell = told.clone();
+        scope.spawn(move || {
+            let held = builds().alone().unwrap();
+            tell.send("alone").unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let tell = told.clone();
+        scope.spawn(move || {
+            let _held = builds().beside_others().unwrap();
+            tell.send("beside").unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            heard.try_recv().ok(),
+            None,
+            "a build from nothing started beside a build under way, or a build started ahead \
+             of the build from nothing waiting"
+        );
+        drop(under_way);
+        let order: Vec<&str> = (0..2)
+            .map(|_| heard.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        assert_eq!(order, ["alone", "beside"]);
+    });
+}
