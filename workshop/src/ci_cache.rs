@@ -30,22 +30,34 @@ pub fn chef() -> Result<Step> {
 /// a child needs it. Says how many records went; fails if one of them cannot go, since
 /// the next build would take it from this machine.
 pub fn forget_the_runs_of(dockerfile: &str) -> Result<usize> {
-    forget(dockerfile, true, None)
+    forget(dockerfile, true, true, None)
+}
+
+/// `forget_the_runs_of` without the cache mounts: every `RUN` runs again, and finds in
+/// its cache mounts what the last build left there (cargo compiles nothing new).
+pub fn forget_the_layers_of(dockerfile: &str) -> Result<usize> {
+    forget(dockerfile, true, false, None)
 }
 
 /// Empties the cache mounts `dockerfile` uses (cargo's registry and target/): the
 /// daemon's other caches, and the layers, stay.
 pub fn forget_the_cache_mounts_of(dockerfile: &str) -> Result<usize> {
-    forget(dockerfile, false, None)
+    forget(dockerfile, false, true, None)
 }
 
 /// The same for a build whose cache mount ids BuildKit prefixes with `namespace`
 /// (`BUILDKIT_CACHE_MOUNT_NS`, as learner mode builds): `ping-yours/ping-target`.
 pub fn forget_the_cache_mounts_in(dockerfile: &str, namespace: Option<&str>) -> Result<usize> {
-    forget(dockerfile, false, namespace)
+    forget(dockerfile, false, true, namespace)
 }
 
-fn forget(dockerfile: &str, layers_too: bool, namespace: Option<&str>) -> Result<usize> {
+fn forget(
+    dockerfile: &str,
+    layers_too: bool,
+    mounts_too: bool,
+    namespace: Option<&str>,
+) -> Result<usize> {
+    docker::ready()?;
     // No build uses the cache mounts while they go (`locks`).
     let _emptying = crate::locks::cache_mounts_emptied()?;
     let commands = if layers_too {
@@ -60,6 +72,7 @@ fn forget(dockerfile: &str, layers_too: bool, namespace: Option<&str>) -> Result
     // (another step's, another project's): found by its id.
     let mounts: Vec<String> = cache_mount_ids(dockerfile)
         .iter()
+        .filter(|_| mounts_too)
         .map(|id| format!(" with id \"{}/{id}\"", namespace.unwrap_or("")))
         .collect();
     // A final stage's layers hang on no RUN (`FROM scratch`, then `[stage-3 1/1] COPY
