@@ -20,7 +20,8 @@ use crate::{ci_cache, docker, repo_root};
 pub use base_images::{PULL_LIMIT, ensure_base_images};
 pub use rebuild::{Change, copy_tree, copy_tree_within};
 pub use runner::{
-    BUILD_LIMIT, LOG_LIMIT, SCRIPT_ENVIRONMENT, bounded_line, build_limit, run_logged,
+    BUILD_LIMIT, LOG_FILE_LIMIT, LOG_LIMIT, SCRIPT_ENVIRONMENT, bounded_line, build_limit,
+    run_logged,
 };
 
 /// A build stopped as soon as its log settled what it was run to find out (see

@@ -1,5 +1,5 @@
 //! The runner every build goes through: a build command run by bash within a time
-//! limit, its log written to a file of the user's own and held in memory up to a bound.
+//! limit, its log written to a file of the user's own and held in memory, each up to a bound.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -15,9 +15,13 @@ use crate::error::{BuildFailure, Result};
 /// step on a two-core laptop (a few minutes), and a stuck one (`RUN sleep infinity`, a
 /// registry that never answers) ends. `PING_BUILD_TIMEOUT` (seconds) overrides it.
 pub const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
-/// The most of a build log held in memory: the whole log goes to its file as it comes,
+/// The most of a build log held in memory: the log goes to its file as it comes,
 /// and a report needs its tail (and the instruction lines, which come early).
 pub const LOG_LIMIT: usize = 8 << 20;
+/// The most of a build log written to its file: a cold build of the final image logs
+/// about 1 MB; a script that prints without end (`yes`) must not fill the disk in the
+/// build's fifteen minutes.
+pub const LOG_FILE_LIMIT: u64 = 64 << 20;
 
 /// BUILD_LIMIT, or PING_BUILD_TIMEOUT's seconds.
 pub fn build_limit() -> Duration {
@@ -121,7 +125,8 @@ pub fn run_logged_until(
     let mut child = command.spawn().harness("cannot run bash")?;
     // Its group is stopped with the run if the run is interrupted (`cleanup`).
     crate::cleanup::build_started(child.id());
-    let (log_path, mut file) = open_log(name);
+    let (log_path, file) = open_log(name);
+    let mut file = LogFile::new(file);
     let (lines, received) = std::sync::mpsc::channel::<String>();
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || {
@@ -145,9 +150,7 @@ pub fn run_logged_until(
                 if echo_build && let Some(shown) = echo.line(&line) {
                     println!("    {shown}");
                 }
-                if let Some(file) = file.as_mut() {
-                    let _ = writeln!(file, "{line}");
-                }
+                file.write(&line);
                 log.push(&line);
                 if settled.is_some_and(|settled| settled(&line)) {
                     stopped = true;
@@ -170,11 +173,10 @@ pub fn run_logged_until(
     // The reader ends once every process holding the pipe has exited.
     let _ = reader.join();
     while let Ok(line) = received.try_recv() {
-        if let Some(file) = file.as_mut() {
-            let _ = writeln!(file, "{line}");
-        }
+        file.write(&line);
         log.push(&line);
     }
+    file.end();
     let log = log.text();
     if stopped {
         return Ok((log, true));
@@ -235,6 +237,51 @@ fn stop_group(child: &mut std::process::Child) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = kill_process_group(group, Signal::KILL);
+}
+
+/// A build log's file, written up to LOG_FILE_LIMIT: past it, the lines are counted, and
+/// the file ends saying how many were left out.
+struct LogFile {
+    file: Option<std::fs::File>,
+    written: u64,
+    left_out: u64,
+}
+
+impl LogFile {
+    fn new(file: Option<std::fs::File>) -> LogFile {
+        LogFile {
+            file,
+            written: 0,
+            left_out: 0,
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let bytes = line.len() as u64 + 1;
+        if self.left_out > 0 || self.written + bytes > LOG_FILE_LIMIT {
+            self.left_out += 1;
+            return;
+        }
+        self.written += bytes;
+        let _ = writeln!(file, "{line}");
+    }
+
+    fn end(&mut self) {
+        if let Some(file) = self.file.as_mut()
+            && self.left_out > 0
+        {
+            let _ = writeln!(
+                file,
+                "… {} more lines left out: the log passed this file's {} MiB (the report kept \
+                 its end)",
+                self.left_out,
+                LOG_FILE_LIMIT >> 20
+            );
+        }
+    }
 }
 
 /// A build log held in memory up to LOG_LIMIT: past it, the oldest lines after the

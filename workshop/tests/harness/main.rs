@@ -916,3 +916,48 @@ fn a_build_from_nothing_runs_alone_on_the_builder() {
         assert_eq!(order, ["alone", "beside"]);
     });
 }
+
+/// A learner's script (step 03) that prints without end: the report keeps its last words
+/// and stays small, memory holds at most LOG_LIMIT, and the log's file stops at
+/// LOG_FILE_LIMIT, saying how much it left out (80 MB printed here).
+#[test]
+fn a_script_that_prints_megabytes_is_kept_within_its_bounds() {
+    use workshop::build::{LOG_FILE_LIMIT, run_logged};
+    let folder = workshop::files::PrivateDir::new("chatty-script").unwrap();
+    let script = "head -c 80000000 /dev/zero | tr '\\0' x | fold -w 999; \
+                  echo LAST WORDS; exit 3";
+    let error = run_logged(
+        "step 03",
+        script,
+        folder.path(),
+        "ping:harness-chatty-script",
+        false,
+        None,
+        true,
+    )
+    .expect_err("the script exits 3");
+    let report = error.to_string();
+    assert!(report.contains("LAST WORDS"), "the report lost the end");
+    assert!(
+        report.len() < 64 << 10,
+        "the report holds {} bytes of the script's output",
+        report.len()
+    );
+    let path = report
+        .split_once("(all of it: ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(path, _)| path.to_string())
+        .expect("the report names the log's file");
+    let size = std::fs::metadata(&path).unwrap().len();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        size <= LOG_FILE_LIMIT + 200,
+        "the log's file grew to {size} bytes"
+    );
+    assert!(
+        text.trim_end().ends_with("(the report kept its end)"),
+        "the file does not say what it left out: …{}",
+        &text[text.len().saturating_sub(200)..]
+    );
+}
