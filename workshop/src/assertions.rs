@@ -27,28 +27,6 @@ impl Step {
         }
     }
 
-    /// The first half of `assert_teaches`, for a test of its own: the step's image
-    /// passes every check and compares in size as step.toml says.
-    pub async fn assert_reference_teaches(&self) {
-        let needs_previous = self.facts.sizes.contains(&SizeCheck::SmallerThanPrevious);
-        let previous = self
-            .previous()
-            .must()
-            .filter(|_| needs_previous)
-            .map(|previous| previous.build());
-        let image = self.build();
-        self.assert_sizes(&image, previous.as_ref());
-        self.assert_checks_pass(&image).await;
-    }
-
-    /// The other half: the previous step's image fails every check new in this step.
-    pub async fn assert_previous_is_caught(&self) {
-        let previous = self.previous().must().unwrap_or_else(|| {
-            panic!("step {} is the first: no previous step to catch", self.slug)
-        });
-        self.assert_new_checks_catch(&previous.build()).await;
-    }
-
     /// The size comparisons step.toml lists under `sizes`.
     #[track_caller]
     pub fn assert_sizes(&self, image: &Image, previous: Option<&Image>) {
