@@ -165,36 +165,85 @@ pub async fn run_all(step: &Step, image: &Image, checks: &[Check]) -> Vec<Outcom
 }
 
 /// `run_all` in run order (`Check::in_run_order`: what reads first, what builds last),
-/// each outcome handed to `told` as soon as it is known.
+/// each outcome handed to `told` as soon as it is known, and in that order. The checks
+/// that build start at once, one after the other on a thread of their own, beside the
+/// ones that read the image and run its container: a build uses the builder's CPU while
+/// a container check mostly waits for the service's timeouts, and a rebuild, an arm64
+/// build or a publish no longer waits for them (in a tokio runtime of one thread, they
+/// run one after the other).
 pub async fn run_all_telling(
     step: &Step,
     image: &Image,
     checks: &[Check],
     told: &mut (dyn FnMut(&Outcome) + Send),
 ) -> Vec<Outcome> {
-    let mut outcomes = Vec::new();
-    for check in Check::in_run_order(checks) {
-        let started = Instant::now();
-        // A check that runs a container runs alone on this machine (`locks::check`).
-        let alone = match check.cost() {
-            Cost::Runs => Some(crate::locks::check().await),
-            Cost::Reads | Cost::Builds => None,
-        };
-        let result = match alone {
-            Some(Err(error)) => Err(error),
-            _ => check.run(step, image).await,
-        };
-        let result = result.map_err(|error| match error {
-            Error::Harness(_) => error.context("the check could not run"),
-            error => error,
-        });
-        let outcome = Outcome {
-            check,
-            result,
-            took: started.elapsed(),
-        };
-        told(&outcome);
-        outcomes.push(outcome);
+    let (builds, first): (Vec<Check>, Vec<Check>) = Check::in_run_order(checks)
+        .into_iter()
+        .partition(|check| check.cost() == Cost::Builds);
+    let runtime = tokio::runtime::Handle::current();
+    let beside = !builds.is_empty()
+        && !first.is_empty()
+        && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    if !beside {
+        let mut outcomes = Vec::new();
+        for check in first.into_iter().chain(builds) {
+            let outcome = run_one(step, image, check).await;
+            told(&outcome);
+            outcomes.push(outcome);
+        }
+        return outcomes;
     }
-    outcomes
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let (done, finished) = std::sync::mpsc::channel();
+            let building = &builds;
+            let builder = runtime.clone();
+            scope.spawn(move || {
+                for &check in building {
+                    let outcome = builder.block_on(run_one(step, image, check));
+                    if done.send(outcome).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut outcomes = Vec::new();
+            for check in first {
+                let outcome = runtime.block_on(run_one(step, image, check));
+                told(&outcome);
+                outcomes.push(outcome);
+            }
+            for _ in &builds {
+                let Ok(outcome) = finished.recv() else {
+                    // The builds' thread panicked: the scope passes its panic on.
+                    break;
+                };
+                told(&outcome);
+                outcomes.push(outcome);
+            }
+            outcomes
+        })
+    })
+}
+
+/// One check, timed; a check that runs a container runs alone on this machine
+/// (`locks::check`). A check that could not run is a failed outcome saying so.
+async fn run_one(step: &Step, image: &Image, check: Check) -> Outcome {
+    let started = Instant::now();
+    let alone = match check.cost() {
+        Cost::Runs => Some(crate::locks::check().await),
+        Cost::Reads | Cost::Builds => None,
+    };
+    let result = match alone {
+        Some(Err(error)) => Err(error),
+        _ => check.run(step, image).await,
+    };
+    let result = result.map_err(|error| match error {
+        Error::Harness(_) => error.context("the check could not run"),
+        error => error,
+    });
+    Outcome {
+        check,
+        result,
+        took: started.elapsed(),
+    }
 }

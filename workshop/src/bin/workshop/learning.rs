@@ -227,6 +227,11 @@ async fn checked(step: &Step, yours: Step) -> Report {
     );
     let built = learner::build(yours).await;
     learner::report_telling(step, built, &mut |part| {
+        // Ctrl-C reaches the checks' own commands too (`docker save` fails on SIGINT):
+        // a check that ends that way says nothing about the image.
+        if workshop::cleanup::stopping() {
+            return;
+        }
         print!("{part}");
         let _ = std::io::stdout().flush();
     })
