@@ -3,7 +3,7 @@
 mod workshop;
 
 #[test]
-#[ignore = "it prunes BuildKit records other tests reuse: CI runs it at the end of a lane"]
+#[ignore = "it prunes BuildKit records other tests reuse: CI runs it after the suite"]
 fn a_fresh_ci_runner_gets_only_the_exported_cache() {
     workshop::run("ci_cache");
 }

@@ -84,15 +84,16 @@ const FIRST: &[&str] = &["layout", "harness", "book"];
 /// step tests and the files that build the final image in one lane; the learner's
 /// tests (shorter than the steps) and the rest in the other.
 ///
-/// The files whose tests are all `#[ignore]`d end the learner's lane: plain `cargo test`
-/// starts them and they run nothing; `cargo test -- --include-ignored` (CI) runs them
+/// Two of the files whose tests are all `#[ignore]`d end the learner's lane: plain `cargo
+/// test` starts them and they run nothing; `cargo test -- --include-ignored` (CI) runs them
 /// there, in the time the learner's lane would wait for the steps' (CPU the steps' last
-/// test, step 13's publishing, leaves idle). ci_cache first, the one that compiles: it
-/// forgets what BuildKit kept of step 09's builds and of cargo-chef's, and by then the
-/// steps' lane is past step 09 and the learner's tests are done. Beside step 13's build
-/// from nothing it is safe since that build runs alone (`locks::Builds::alone`: BuildKit
-/// hands a vertex two builds share to the one that ignores the cache). The browser,
-/// which mostly waits for pages, last.
+/// test, step 13's publishing, leaves idle). ci_cache is in neither lane: it forgets
+/// build cache other tests reuse, and run beside step 13's test its cargo-chef rebuild
+/// compiled cargo-chef again (a cold CI run: BuildKit hands a step two builds share to
+/// the one that ignores the cache; builds from nothing now run alone, `locks::Builds`,
+/// yet a layer was also seen rebuilt right after another build from nothing, cause not
+/// found). Its root file (tests/ci_cache.rs) runs it after tests/all.rs, so after both
+/// lanes.
 const LANES: &[&[&str]] = &[
     &["steps", "compose", "kubernetes"],
     &[
@@ -100,7 +101,6 @@ const LANES: &[&[&str]] = &[
         "compare_gin",
         "build_checks",
         "judges",
-        "ci_cache",
         "image_stores",
         "browser",
     ],

@@ -37,7 +37,7 @@ fn next_run(step: &Step, cache: &Path) -> Image {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "it prunes BuildKit records other tests reuse: CI runs it at the end of a lane, \
+#[ignore = "it prunes BuildKit records other tests reuse: CI runs it after the suite, \
             `cargo test --test ci_cache -- --ignored`"]
 async fn a_fresh_runner_compiles_every_crate_of_step_09_and_only_the_service_with_cargo_chef() {
     let folder = PrivateDir::new("ci-cache").must();
