@@ -65,16 +65,7 @@ pub fn folder_removed(path: &Path) {
 /// docker client cancels the build, as on Ctrl-C) and SIGKILL if it is still there after
 /// five seconds; its containers are removed, paused ones too (a registry dies with the
 /// run by itself); its folders are removed. What was removed, one line each.
-/// Whether the run is being stopped (`interrupted` began): what the check under way says
-/// now is about its own interruption, not about the image.
-pub fn stopping() -> bool {
-    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 pub fn interrupted() -> Vec<String> {
-    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
     let mut done = Vec::new();
     let builds: Vec<i32> = BUILDS

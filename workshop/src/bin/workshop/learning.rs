@@ -229,7 +229,7 @@ async fn checked(step: &Step, yours: Step) -> Report {
     learner::report_telling(step, built, &mut |part| {
         // Ctrl-C reaches the checks' own commands too (`docker save` fails on SIGINT):
         // a check that ends that way says nothing about the image.
-        if workshop::cleanup::stopping() {
+        if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
         print!("{part}");
@@ -320,9 +320,14 @@ async fn until_interrupted<T>(
     }
 }
 
+/// Set once Ctrl-C or SIGTERM stops the run (not when watch stops a stale check): what a
+/// check under way says after it is about its own interruption, not about the image.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Ctrl-C or SIGTERM: nothing the check started outlives it. Exits as a shell reports a
 /// process the signal stopped: 130 for Ctrl-C, 143 for SIGTERM.
 fn stop_everything(signal: i32) -> ! {
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     eprintln!("\nStopped: removing what the check had under way…");
     for removed in cleanup::interrupted() {
         eprintln!("  {removed}");
