@@ -109,12 +109,30 @@ impl Change {
             std::fs::write(&path, edited).map_err(|error| io("change", &path, error))
         };
         match self {
-            Change::SourceOnly => edit("src/main.rs", &|mut source| {
-                source.push_str(&format!(
-                    "\n// A source-only change ({nonce}), made by the step {slug} check.\n"
-                ));
-                source
-            }),
+            Change::SourceOnly => {
+                edit("src/main.rs", &|mut source| {
+                    source.push_str(&format!(
+                        "\n// A source-only change ({nonce}), made by the step {slug} check.\n"
+                    ));
+                    source
+                })?;
+                // cargo calls the service stale by time: its source newer than its last
+                // compile. Steps 10 to 13 share one target/ cache mount, and another step's
+                // rebuild that compiled the service just after this copy was made looked
+                // newer than this change (a CI run: "cargo compiled nothing"). A day ahead,
+                // the change is newer than any compile of today.
+                let path = copy.join("src/main.rs");
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| {
+                        file.set_modified(
+                            std::time::SystemTime::now()
+                                + std::time::Duration::from_secs(24 * 3600),
+                        )
+                    })
+                    .map_err(|error| io("set the time of", &path, error))
+            }
             Change::PackageVersion => {
                 let version = format!("0.1.{}", nonce % 1_000_000_000);
                 let bump = |text: String, after: &str| {
